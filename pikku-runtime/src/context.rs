@@ -1,0 +1,150 @@
+//! The per-request context a function receives: the session and the way to change it.
+//!
+//! A change recorded with `set_session` / `clear_session` is applied to the response only when the
+//! function returns `Ok`: an `Err` or a panic leaves the client's session as it was.
+
+use std::sync::Mutex;
+
+use crate::request_id::RequestId;
+
+/// A change of session recorded by a function, applied by the strategies after a successful response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionChange<S> {
+    /// Issue this session (log in, or update the session's contents).
+    Set(S),
+    /// Remove the session (log out; with a session store, also revoke it).
+    Cleared,
+}
+
+/// Context of a function that requires a session: the session is guaranteed to be there.
+#[derive(Debug)]
+pub struct Context<S> {
+    session: S,
+    change: Mutex<Option<SessionChange<S>>>,
+    request_id: RequestId,
+}
+
+impl<S> Context<S> {
+    /// The session the request arrived with.
+    pub fn session(&self) -> &S {
+        &self.session
+    }
+
+    /// Records a new session, applied to the response if the function succeeds.
+    pub fn set_session(&self, session: S) {
+        *lock(&self.change) = Some(SessionChange::Set(session));
+    }
+
+    /// Records the end of the session, applied to the response if the function succeeds.
+    pub fn clear_session(&self) {
+        *lock(&self.change) = Some(SessionChange::Cleared);
+    }
+
+    /// The request's id, as echoed in `x-request-id` and error bodies.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+}
+
+/// Context of an `auth = false` function: the session may be absent.
+#[derive(Debug)]
+pub struct OptionalContext<S> {
+    session: Option<S>,
+    change: Mutex<Option<SessionChange<S>>>,
+    request_id: RequestId,
+}
+
+impl<S> OptionalContext<S> {
+    /// The session the request arrived with, if any.
+    pub fn session(&self) -> Option<&S> {
+        self.session.as_ref()
+    }
+
+    /// Records a new session (for example on login), applied if the function succeeds.
+    pub fn set_session(&self, session: S) {
+        *lock(&self.change) = Some(SessionChange::Set(session));
+    }
+
+    /// Records the end of the session, applied if the function succeeds.
+    pub fn clear_session(&self) {
+        *lock(&self.change) = Some(SessionChange::Cleared);
+    }
+
+    /// The request's id, as echoed in `x-request-id` and error bodies.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+}
+
+/// A poisoned lock only means another holder panicked; the recorded change is still meaningful.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The two context types a function can take; the pipeline's auth gate is derived from it.
+pub trait SessionContext<S>: Send + Sync + Sized + 'static {
+    /// Whether the function refuses to run without a session (401).
+    const REQUIRES_SESSION: bool;
+    /// Builds the context, or `None` when a required session is missing.
+    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self>;
+    /// The change recorded by the function.
+    fn into_change(self) -> Option<SessionChange<S>>;
+    /// The session, for permissions.
+    fn session_ref(&self) -> Option<&S>;
+}
+
+impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
+    const REQUIRES_SESSION: bool = true;
+    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self> {
+        session.map(|session| Self { session, change: Mutex::new(None), request_id })
+    }
+    fn into_change(self) -> Option<SessionChange<S>> {
+        self.change.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+    fn session_ref(&self) -> Option<&S> {
+        Some(&self.session)
+    }
+}
+
+impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
+    const REQUIRES_SESSION: bool = false;
+    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self> {
+        Some(Self { session, change: Mutex::new(None), request_id })
+    }
+    fn into_change(self) -> Option<SessionChange<S>> {
+        self.change.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+    fn session_ref(&self) -> Option<&S> {
+        self.session.as_ref()
+    }
+}
+
+impl<S> Context<S> {
+    /// A context for calling a function directly in a unit test.
+    pub fn for_test(session: S) -> Self {
+        Self { session, change: Mutex::new(None), request_id: RequestId::generate() }
+    }
+
+    /// The change the function recorded (for unit tests).
+    pub fn recorded_change(&self) -> Option<SessionChange<S>>
+    where
+        S: Clone,
+    {
+        lock(&self.change).clone()
+    }
+}
+
+impl<S> OptionalContext<S> {
+    /// A context for calling an `auth = false` function directly in a unit test.
+    pub fn for_test(session: Option<S>) -> Self {
+        Self { session, change: Mutex::new(None), request_id: RequestId::generate() }
+    }
+
+    /// The change the function recorded (for unit tests).
+    pub fn recorded_change(&self) -> Option<SessionChange<S>>
+    where
+        S: Clone,
+    {
+        lock(&self.change).clone()
+    }
+}

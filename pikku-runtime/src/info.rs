@@ -1,0 +1,119 @@
+//! `info functions` and `info middleware`: the registry as aligned tables.
+
+use std::fmt::Write;
+
+use crate::registry::Registry;
+
+/// Renders rows as a table whose columns are padded to their widest cell.
+pub(crate) fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            let _ = write!(text, "{cell:<width$}", width = widths[i]);
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut rule.iter().map(String::as_str));
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Global permissions and the function's groups: `global & (a & b | c)`.
+fn permission_summary(global: &[&str], groups: &[&[&str]]) -> String {
+    let mut parts: Vec<String> = global.iter().map(|p| (*p).to_owned()).collect();
+    let groups: Vec<String> = groups.iter().map(|g| g.join(" & ")).collect();
+    match groups.len() {
+        0 => {}
+        1 => parts.push(groups[0].clone()),
+        _ => parts.push(format!("({})", groups.join(" | "))),
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" & ")
+    }
+}
+
+pub(crate) fn functions_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
+    let rows: Vec<Vec<String>> = registry
+        .functions
+        .iter()
+        .map(|f| {
+            let def = f.def;
+            let mut row = vec![def.id.to_owned(), def.description.to_owned(), list(def.tags)];
+            if verbose {
+                let routes: Vec<&str> = f.routes.iter().map(String::as_str).collect();
+                row.extend([
+                    list(&routes),
+                    if def.auth { "session".into() } else { "public".into() },
+                    list(def.middleware),
+                    permission_summary(&registry.global_permissions, def.permissions),
+                    format!("{} -> {}", def.input_type, def.output_type),
+                    format!("{}:{}", def.file, def.line),
+                ]);
+            }
+            row
+        })
+        .collect();
+    if verbose {
+        render_table(
+            &["ID", "DESCRIPTION", "TAGS", "ROUTES", "AUTH", "MIDDLEWARE", "PERMISSIONS", "TYPES", "SOURCE"],
+            &rows,
+        )
+    } else {
+        render_table(&["ID", "DESCRIPTION", "TAGS"], &rows)
+    }
+}
+
+pub(crate) fn middleware_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
+    let rows: Vec<Vec<String>> = registry
+        .middleware
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.name.clone(), m.applied.clone()];
+            if verbose {
+                row.push(if m.description.is_empty() { "-".into() } else { m.description.clone() });
+            }
+            row
+        })
+        .collect();
+    if verbose {
+        render_table(&["MIDDLEWARE", "APPLIED TO", "CONFIGURATION"], &rows)
+    } else {
+        render_table(&["MIDDLEWARE", "APPLIED TO"], &rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns_to_the_widest_cell() {
+        let table = render_table(&["ID", "X"], &[vec!["a".into(), "1".into()], vec!["long_id".into(), "2".into()]]);
+        assert_eq!(table, "ID       X\n-------  -\na        1\nlong_id  2\n");
+    }
+}

@@ -1,0 +1,52 @@
+//! The pikku-rs runtime: the function registry, wirings, the request pipeline, sessions as a typed
+//! context, errors, the hyper server and the application's command line.
+//!
+//! Applications use it through the `pikku` crate and its prelude; this crate holds the machinery.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+mod context;
+mod error;
+mod function;
+mod info;
+pub mod input;
+mod middleware;
+mod permission;
+mod pipeline;
+mod registry;
+mod request_id;
+mod response;
+mod server;
+mod testing;
+mod wiring;
+
+pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
+pub use context::{Context, OptionalContext, SessionChange, SessionContext};
+pub use error::PikkuError;
+pub use function::{install, session_change, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
+pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, Request, RequestBody};
+pub use permission::{Permission, PermissionRef};
+pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
+pub use request_id::{RequestId, REQUEST_ID_HEADER};
+pub use response::{json_response, output_response, Body, Response};
+pub use server::{
+    shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_SHUTDOWN_GRACE,
+};
+pub use testing::{TestClient, TestRequest, TestResponse};
+pub use wiring::{register, RouteBuilder, SourceLocation, WiringDef, Wirings};
+
+/// What generated code needs, at absolute paths, so an application adds no dependency of its own.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use serde;
+    pub use serde_json;
+
+    /// `TypeId` of a value's type (the function item a route names).
+    pub fn type_id_of_val<T: 'static>(_: &T) -> std::any::TypeId {
+        std::any::TypeId::of::<T>()
+    }
+}

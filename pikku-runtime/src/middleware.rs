@@ -1,0 +1,168 @@
+//! Middleware: an async function with a `next`, able to answer by itself or pass on.
+//!
+//! Authentication strategies are middleware too: they establish the session on the [`Request`] before
+//! the function's auth gate runs, and apply session changes to the response on the way back.
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+
+use crate::error::PikkuError;
+use crate::request_id::RequestId;
+use crate::response::Response;
+
+/// A boxed, sendable future: the return type of middleware, permissions and functions.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The request body, not yet read: the pipeline reads it only after the auth gate passed.
+#[derive(Debug)]
+pub enum RequestBody {
+    /// A body arriving from the network.
+    Incoming(hyper::body::Incoming),
+    /// A body already in memory (the in-process test client).
+    Buffered(Bytes),
+}
+
+/// A request travelling through the middleware onion.
+#[derive(Debug)]
+pub struct Request<S> {
+    pub(crate) head: http::request::Parts,
+    pub(crate) body: RequestBody,
+    pub(crate) session: Option<S>,
+    pub(crate) request_id: RequestId,
+    /// Path parameters: the name's index in the route's parameter list and the value's byte range in the
+    /// path (ranges, because the values borrow the URI this struct owns).
+    pub(crate) params: Vec<(usize, Range<usize>)>,
+    pub(crate) param_names: Arc<[Box<str>]>,
+}
+
+impl<S> Request<S> {
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// The request URI.
+    pub fn uri(&self) -> &Uri {
+        &self.head.uri
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+
+    /// The raw query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.head.uri.query()
+    }
+
+    /// The request's id.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The session established so far by earlier strategies.
+    pub fn session(&self) -> Option<&S> {
+        self.session.as_ref()
+    }
+
+    /// Establishes the session (what an authentication strategy does).
+    pub fn set_session(&mut self, session: S) {
+        self.session = Some(session);
+    }
+
+    /// A path parameter by name, still percent-encoded.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        let path = self.head.uri.path();
+        self.params.iter().find(|(index, _)| &*self.param_names[*index] == name).map(|(_, range)| &path[range.clone()])
+    }
+
+    pub(crate) fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        let path = self.head.uri.path();
+        self.params.iter().map(move |(index, range)| (&*self.param_names[*index], &path[range.clone()]))
+    }
+}
+
+/// One middleware: the trait that `#[pikku_middleware]` functions and authentication strategies implement.
+///
+/// A middleware either answers (returns without calling `next`) or passes the request on with
+/// `next.run(request).await` and may then change the response.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pikku middleware",
+    note = "write an `async fn(services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError>` and mark it `#[pikku_middleware]`"
+)]
+pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
+    /// Handles the request.
+    fn handle<'a>(
+        &'a self,
+        services: &'a Sv,
+        request: Request<S>,
+        next: Next<'a, Sv, S>,
+    ) -> BoxFuture<'a, Result<Response, PikkuError>>;
+
+    /// The name `info middleware` prints.
+    fn name(&self) -> &str;
+
+    /// A one-line description of the configuration for `info middleware --verbose`.
+    fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+/// A shareable middleware, as wirings and functions list them.
+pub struct Middleware<Sv, S>(pub(crate) Arc<dyn HttpMiddleware<Sv, S>>);
+
+impl<Sv: 'static, S: 'static> Middleware<Sv, S> {
+    /// Wraps any middleware.
+    pub fn new(middleware: impl HttpMiddleware<Sv, S>) -> Self {
+        Self(Arc::new(middleware))
+    }
+
+    /// The middleware's name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// The middleware's description.
+    pub fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
+impl<Sv, S> Clone for Middleware<Sv, S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+/// What runs after the function's middleware: the auth gate, the input, permissions and the function.
+pub(crate) trait Endpoint<Sv, S>: Send + Sync + 'static {
+    fn call<'a>(&'a self, services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response>;
+}
+
+/// The rest of the onion.
+pub struct Next<'a, Sv, S> {
+    pub(crate) services: &'a Sv,
+    pub(crate) chain: &'a [Middleware<Sv, S>],
+    pub(crate) endpoint: &'a dyn Endpoint<Sv, S>,
+}
+
+impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {
+    /// Passes the request to the next middleware, or to the function when none is left.
+    pub fn run(self, request: Request<S>) -> BoxFuture<'a, Response> {
+        match self.chain.split_first() {
+            None => self.endpoint.call(self.services, request),
+            Some((first, rest)) => {
+                let request_id = request.request_id;
+                let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
+                let fut = first.0.handle(self.services, request, next);
+                Box::pin(async move { fut.await.unwrap_or_else(|e| e.into_response(&request_id)) })
+            }
+        }
+    }
+}

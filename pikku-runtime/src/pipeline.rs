@@ -1,0 +1,68 @@
+//! One request through the application: route match (404 / 405), the middleware onion, the endpoint,
+//! and the `x-request-id` header on every response.
+
+use http::HeaderName;
+
+use crate::error::PikkuError;
+use crate::middleware::{Next, Request, RequestBody};
+use crate::registry::Registry;
+use crate::request_id::{RequestId, REQUEST_ID_HEADER};
+use crate::response::Response;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+
+/// Runs one request through the exact pipeline the server uses.
+pub(crate) async fn dispatch<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    registry: &Registry<Sv, S>,
+    services: &Sv,
+    request: http::Request<RequestBody>,
+) -> Response {
+    let (head, body) = request.into_parts();
+    let request_id = RequestId::from_headers(&head.headers);
+    let mut response = route(registry, services, head, body, request_id).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.to_header_value());
+    response
+}
+
+async fn route<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    registry: &Registry<Sv, S>,
+    services: &Sv,
+    head: http::request::Parts,
+    body: RequestBody,
+    request_id: RequestId,
+) -> Response {
+    let path = head.uri.path();
+    let Ok(matched) = registry.router.at(path) else {
+        return PikkuError::not_found(format!("No route for {}", truncate(path))).into_response(&request_id);
+    };
+    let entry = &registry.paths[*matched.value];
+    let Some(target) = entry.target(&head.method) else {
+        return PikkuError::method_not_allowed(entry.allow.clone()).into_response(&request_id);
+    };
+    let params = matched
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let index = entry.params.iter().position(|p| &**p == name).expect("router parameters are the template's");
+            // The router hands out slices of `path`; keep their position so the request can own the URI.
+            let start = value.as_ptr() as usize - path.as_ptr() as usize;
+            (index, start..start + value.len())
+        })
+        .collect();
+    let request = Request { head, body, session: None, request_id, params, param_names: entry.params.clone() };
+    let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
+    next.run(request).await
+}
+
+/// Echoing a client's path in a message: bounded, so a huge URI does not become a huge body.
+fn truncate(path: &str) -> &str {
+    const MAX_ECHOED_PATH: usize = 128;
+    if path.len() <= MAX_ECHOED_PATH {
+        return path;
+    }
+    let mut end = MAX_ECHOED_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}

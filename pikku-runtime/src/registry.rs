@@ -1,0 +1,438 @@
+//! The registry: functions and wirings resolved once at start-up into a router and a fixed middleware
+//! chain per route. It refuses to start, naming both places, on duplicate function ids, two routes with
+//! the same method and template, or a route that names something that is not a `#[pikku_func]`.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method};
+
+use crate::function::{FunctionDef, FunctionSlot};
+use crate::middleware::{Endpoint, Middleware};
+use crate::permission::PermissionRef;
+use crate::wiring::{SourceLocation, WiringDef, Wirings};
+
+/// Why an application refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Two functions share an id.
+    #[error("two functions have the id `{id}`: {first} and {second}; function ids must be unique, rename one")]
+    DuplicateFunction {
+        /// The id.
+        id: &'static str,
+        /// The first definition.
+        first: SourceLocation,
+        /// The second definition.
+        second: SourceLocation,
+    },
+    /// Two routes share a method and template.
+    #[error("route {method} {template} is wired twice: {first} and {second}")]
+    DuplicateRoute {
+        /// Method.
+        method: Method,
+        /// Template.
+        template: String,
+        /// First declaration.
+        first: SourceLocation,
+        /// Second declaration.
+        second: SourceLocation,
+    },
+    /// Two templates of the same shape name their parameters differently.
+    #[error("routes {first_template} ({first}) and {second_template} ({second}) have the same shape but different parameter names; use one name")]
+    ConflictingParameters {
+        /// First template.
+        first_template: String,
+        /// First declaration.
+        first: SourceLocation,
+        /// Second template.
+        second_template: String,
+        /// Second declaration.
+        second: SourceLocation,
+    },
+    /// A template cannot be routed.
+    #[error("route {method} {template} ({location}) has an invalid template: {reason}")]
+    InvalidTemplate {
+        /// Method.
+        method: Method,
+        /// Template.
+        template: String,
+        /// Declaration.
+        location: SourceLocation,
+        /// Why.
+        reason: String,
+    },
+    /// A route names something that did not register as a function.
+    #[error("route {method} {template} ({location}) names `{function}`, which is not a #[pikku_func]; mark it with #[pikku_func]")]
+    NotAFunction {
+        /// Method.
+        method: Method,
+        /// Template.
+        template: String,
+        /// Declaration.
+        location: SourceLocation,
+        /// The path of what was named.
+        function: &'static str,
+    },
+    /// A function or wiring was written for other services or session types.
+    #[error("{what} ({location}) is written for services `{found_services}` and session `{found_session}`, but the application runs with `{services}` and `{session}`")]
+    TypeMismatch {
+        /// What.
+        what: String,
+        /// Where.
+        location: SourceLocation,
+        /// Written for.
+        found_services: &'static str,
+        /// Written for.
+        found_session: &'static str,
+        /// The application's.
+        services: &'static str,
+        /// The application's.
+        session: &'static str,
+    },
+}
+
+/// A parsed route template.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Template {
+    /// The template in router syntax (`/users/{userId}/notes`).
+    pub(crate) router_path: String,
+    /// The shape with parameters anonymised (`/users/{}/notes`), for duplicate detection.
+    pub(crate) shape: String,
+    pub(crate) params: Vec<Box<str>>,
+}
+
+pub(crate) fn parse_template(template: &str) -> Result<Template, String> {
+    if !template.starts_with('/') {
+        return Err("a template starts with '/'".into());
+    }
+    let mut router_path = String::with_capacity(template.len());
+    let mut shape = String::with_capacity(template.len());
+    let mut params = Vec::new();
+    for segment in template.split('/').skip(1) {
+        router_path.push('/');
+        shape.push('/');
+        let param = segment.strip_prefix(':').or_else(|| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')));
+        match param {
+            Some(name) => {
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("parameter `{segment}` must be a name of letters, digits and '_'"));
+                }
+                if params.iter().any(|p: &Box<str>| &**p == name) {
+                    return Err(format!("parameter `{name}` appears twice"));
+                }
+                router_path.push('{');
+                router_path.push_str(name);
+                router_path.push('}');
+                shape.push_str("{}");
+                params.push(name.into());
+            }
+            None => {
+                if segment.contains(['{', '}', ':', '*']) {
+                    return Err(format!("segment `{segment}` mixes text and a parameter"));
+                }
+                router_path.push_str(segment);
+                shape.push_str(segment);
+            }
+        }
+    }
+    Ok(Template { router_path, shape, params })
+}
+
+/// Whether an `add_http_middleware` pattern applies to a route template.
+pub(crate) fn pattern_matches(pattern: &str, template: &Template) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        return template.router_path.starts_with(prefix)
+            || parse_template(prefix).is_ok_and(|p| template.shape.starts_with(&p.shape));
+    }
+    parse_template(pattern).is_ok_and(|p| p.shape == template.shape)
+}
+
+pub(crate) struct RouteTarget<Sv, S> {
+    pub(crate) chain: Box<[Middleware<Sv, S>]>,
+    pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
+}
+
+pub(crate) struct PathEntry<Sv, S> {
+    pub(crate) params: Arc<[Box<str>]>,
+    pub(crate) methods: Vec<(Method, RouteTarget<Sv, S>)>,
+    pub(crate) allow: HeaderValue,
+}
+
+impl<Sv, S> PathEntry<Sv, S> {
+    pub(crate) fn target(&self, method: &Method) -> Option<&RouteTarget<Sv, S>> {
+        let find = |m: &Method| self.methods.iter().find(|(candidate, _)| candidate == m).map(|(_, t)| t);
+        find(method).or_else(|| if *method == Method::HEAD { find(&Method::GET) } else { None })
+    }
+}
+
+/// What `info functions` prints about one function.
+#[derive(Debug, Clone)]
+pub struct FunctionInfo {
+    /// The registration.
+    pub def: &'static FunctionDef,
+    /// `METHOD template` of each route wired to it.
+    pub routes: Vec<String>,
+}
+
+/// What `info middleware` prints about one middleware.
+#[derive(Debug, Clone)]
+pub struct MiddlewareInfo {
+    /// Name.
+    pub name: String,
+    /// Configuration.
+    pub description: String,
+    /// Where it applies: `global`, `http *`, `tag admin`, `route GET /x`, `function f`.
+    pub applied: String,
+}
+
+/// The resolved application: router, chains, and what `info` prints.
+pub struct Registry<Sv, S> {
+    pub(crate) router: matchit::Router<usize>,
+    pub(crate) paths: Vec<PathEntry<Sv, S>>,
+    /// Functions, sorted by id.
+    pub functions: Vec<FunctionInfo>,
+    /// Middleware, in onion order of declaration.
+    pub middleware: Vec<MiddlewareInfo>,
+    /// Names of the global permissions.
+    pub global_permissions: Vec<&'static str>,
+}
+
+struct Installed<Sv, S> {
+    def: &'static FunctionDef,
+    endpoint: Arc<dyn Endpoint<Sv, S>>,
+    middleware: Vec<Middleware<Sv, S>>,
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S> {
+    /// Builds the registry from every function and wiring linked into the binary.
+    ///
+    /// # Errors
+    /// A [`StartupError`] naming the places at fault.
+    pub fn build(body_limit: usize) -> Result<Self, StartupError> {
+        let mismatch =
+            |what: String, location: SourceLocation, m: crate::function::TypeMismatch| StartupError::TypeMismatch {
+                what,
+                location,
+                found_services: m.services,
+                found_session: m.session,
+                services: std::any::type_name::<Sv>(),
+                session: std::any::type_name::<S>(),
+            };
+
+        let mut defs: Vec<&'static FunctionDef> = inventory::iter::<FunctionDef>.into_iter().collect();
+        defs.sort_by(|a, b| (a.id, a.file, a.line).cmp(&(b.id, b.file, b.line)));
+        for pair in defs.windows(2) {
+            if pair[0].id == pair[1].id {
+                return Err(StartupError::DuplicateFunction {
+                    id: pair[0].id,
+                    first: SourceLocation { file: pair[0].file, line: pair[0].line },
+                    second: SourceLocation { file: pair[1].file, line: pair[1].line },
+                });
+            }
+        }
+
+        let mut wiring_defs: Vec<&'static WiringDef> = inventory::iter::<WiringDef>.into_iter().collect();
+        wiring_defs.sort_by_key(|w| (w.file, w.line));
+        let mut wirings = Wirings::<Sv, S>::default();
+        for wiring in &wiring_defs {
+            (wiring.register)(&mut wirings).map_err(|m| {
+                mismatch(
+                    format!("wiring `{}`", wiring.name),
+                    SourceLocation { file: wiring.file, line: wiring.line },
+                    m,
+                )
+            })?;
+        }
+
+        let global_permissions: Arc<[PermissionRef<Sv, S>]> = wirings.permissions.iter().cloned().collect();
+        let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(defs.len());
+        for def in &defs {
+            let mut slot = FunctionSlot::<Sv, S> {
+                global_permissions: Arc::clone(&global_permissions),
+                body_limit,
+                installed: None,
+            };
+            (def.install)(&mut slot).map_err(|m| {
+                mismatch(format!("function `{}`", def.id), SourceLocation { file: def.file, line: def.line }, m)
+            })?;
+            let installed = slot.installed.expect("install fills the slot on success");
+            by_type.insert(
+                (def.function_type)(),
+                Installed { def, endpoint: installed.endpoint, middleware: installed.middleware },
+            );
+        }
+
+        let mut router = matchit::Router::new();
+        let mut paths: Vec<PathEntry<Sv, S>> = Vec::new();
+        // shape -> (index into paths, template, location of its first route)
+        let mut shapes: HashMap<String, (usize, String, SourceLocation)> = HashMap::new();
+        let mut declared: HashMap<(Method, String), SourceLocation> = HashMap::new();
+        let mut routes_of: HashMap<&'static str, Vec<String>> = HashMap::new();
+
+        for route in &wirings.routes {
+            let template = parse_template(&route.template).map_err(|reason| StartupError::InvalidTemplate {
+                method: route.method.clone(),
+                template: route.template.clone(),
+                location: route.location,
+                reason,
+            })?;
+            let function = by_type.get(&route.function_type).ok_or(StartupError::NotAFunction {
+                method: route.method.clone(),
+                template: route.template.clone(),
+                location: route.location,
+                function: route.function_path,
+            })?;
+            if let Some(first) = declared.insert((route.method.clone(), template.shape.clone()), route.location) {
+                return Err(StartupError::DuplicateRoute {
+                    method: route.method.clone(),
+                    template: route.template.clone(),
+                    first,
+                    second: route.location,
+                });
+            }
+            let index = match shapes.get(&template.shape) {
+                Some((index, first_template, first)) => {
+                    if paths[*index].params[..] != template.params[..] {
+                        return Err(StartupError::ConflictingParameters {
+                            first_template: first_template.clone(),
+                            first: *first,
+                            second_template: route.template.clone(),
+                            second: route.location,
+                        });
+                    }
+                    *index
+                }
+                None => {
+                    let index = paths.len();
+                    router.insert(template.router_path.clone(), index).map_err(|e| StartupError::InvalidTemplate {
+                        method: route.method.clone(),
+                        template: route.template.clone(),
+                        location: route.location,
+                        reason: e.to_string(),
+                    })?;
+                    paths.push(PathEntry {
+                        params: template.params.clone().into(),
+                        methods: Vec::new(),
+                        allow: HeaderValue::from_static(""),
+                    });
+                    shapes.insert(template.shape.clone(), (index, route.template.clone(), route.location));
+                    index
+                }
+            };
+
+            let mut chain: Vec<Middleware<Sv, S>> = wirings.global.clone();
+            for decl in wirings.http.iter().filter(|d| pattern_matches(&d.pattern, &template)) {
+                chain.extend(decl.middleware.iter().cloned());
+            }
+            for decl in wirings.tags.iter().filter(|d| {
+                function.def.tags.contains(&d.pattern.as_str()) || route.tags.iter().any(|t| *t == d.pattern)
+            }) {
+                chain.extend(decl.middleware.iter().cloned());
+            }
+            chain.extend(route.middleware.iter().cloned());
+            chain.extend(function.middleware.iter().cloned());
+
+            paths[index].methods.push((
+                route.method.clone(),
+                RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
+            ));
+            routes_of.entry(function.def.id).or_default().push(format!("{} {}", route.method, route.template));
+        }
+
+        for entry in &mut paths {
+            let mut allowed: Vec<&str> = entry.methods.iter().map(|(m, _)| m.as_str()).collect();
+            if allowed.contains(&"GET") && !allowed.contains(&"HEAD") {
+                allowed.push("HEAD");
+            }
+            entry.allow = HeaderValue::from_str(&allowed.join(", ")).expect("method names are valid header text");
+        }
+
+        let functions: Vec<FunctionInfo> =
+            defs.iter().map(|def| FunctionInfo { def, routes: routes_of.remove(def.id).unwrap_or_default() }).collect();
+        let middleware = describe_middleware(&wirings, &defs, &by_type);
+        let route_count = wirings.routes.len();
+        tracing::info!(
+            functions = functions.len(),
+            routes = route_count,
+            "registered {} functions and {} routes",
+            functions.len(),
+            route_count
+        );
+
+        Ok(Self {
+            router,
+            paths,
+            functions,
+            middleware,
+            global_permissions: global_permissions.iter().map(PermissionRef::name).collect(),
+        })
+    }
+}
+
+fn describe_middleware<Sv: 'static, S: 'static>(
+    wirings: &Wirings<Sv, S>,
+    defs: &[&'static FunctionDef],
+    by_type: &HashMap<TypeId, Installed<Sv, S>>,
+) -> Vec<MiddlewareInfo> {
+    let info = |m: &Middleware<Sv, S>, applied: String| MiddlewareInfo {
+        name: m.name().to_owned(),
+        description: m.describe(),
+        applied,
+    };
+    let mut out = Vec::new();
+    out.extend(wirings.global.iter().map(|m| info(m, "global".into())));
+    for decl in &wirings.http {
+        out.extend(decl.middleware.iter().map(|m| info(m, format!("http {}", decl.pattern))));
+    }
+    for decl in &wirings.tags {
+        out.extend(decl.middleware.iter().map(|m| info(m, format!("tag {}", decl.pattern))));
+    }
+    for route in &wirings.routes {
+        out.extend(route.middleware.iter().map(|m| info(m, format!("route {} {}", route.method, route.template))));
+    }
+    for def in defs {
+        if let Some(installed) = by_type.get(&(def.function_type)()) {
+            out.extend(installed.middleware.iter().map(|m| info(m, format!("function {}", def.id))));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_accept_colon_and_brace_parameters_alike() {
+        let colon = parse_template("/users/:userId/notes").unwrap();
+        let brace = parse_template("/users/{userId}/notes").unwrap();
+        assert_eq!(colon, brace);
+        assert_eq!(colon.router_path, "/users/{userId}/notes");
+        assert_eq!(colon.shape, "/users/{}/notes");
+        assert_eq!(&*colon.params[0], "userId");
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        assert!(parse_template("users").is_err());
+        assert!(parse_template("/a/:").is_err());
+        assert!(parse_template("/a/:x/:x").is_err());
+        assert!(parse_template("/a/b{x}").is_err());
+    }
+
+    #[test]
+    fn http_patterns_match_all_prefix_and_exact() {
+        let t = parse_template("/api/users/:id").unwrap();
+        assert!(pattern_matches("*", &t));
+        assert!(pattern_matches("/api/*", &t));
+        assert!(pattern_matches("/api/users/*", &t));
+        assert!(!pattern_matches("/admin/*", &t));
+        assert!(pattern_matches("/api/users/{id}", &t));
+        assert!(pattern_matches("/api/users/:other", &t));
+        assert!(!pattern_matches("/api/users", &t));
+    }
+}

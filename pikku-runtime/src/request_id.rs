@@ -1,0 +1,126 @@
+//! Request ids: the client's `x-request-id` when it is sane, otherwise one generated here.
+//!
+//! The id is stored inline (no heap allocation) because every request carries one.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use http::HeaderValue;
+
+/// Longest client-supplied id we echo; longer ones are replaced (they are not "short").
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The header that carries the request id both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A request id: 1 to 64 visible ASCII characters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    len: u8,
+    bytes: [u8; MAX_REQUEST_ID_LEN],
+}
+
+impl RequestId {
+    /// Accepts a client-supplied id if it is short and made of visible ASCII (no spaces, no control
+    /// characters), so it is safe to echo in a header, a JSON body and a log line.
+    pub fn parse(candidate: &str) -> Option<Self> {
+        let raw = candidate.as_bytes();
+        if raw.is_empty() || raw.len() > MAX_REQUEST_ID_LEN || !raw.iter().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let mut bytes = [0u8; MAX_REQUEST_ID_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(Self { len: raw.len() as u8, bytes })
+    }
+
+    /// The client's id from the headers when sane, else a fresh one.
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Self::parse)
+            .unwrap_or_else(Self::generate)
+    }
+
+    /// A process-unique id: a random per-process prefix and a counter, both hex.
+    pub fn generate() -> Self {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(process_random);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = [0u8; MAX_REQUEST_ID_LEN];
+        write_hex(&mut bytes[..16], prefix);
+        bytes[16] = b'-';
+        write_hex(&mut bytes[17..33], n);
+        Self { len: 33, bytes }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn to_header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.bytes[..self.len as usize]).expect("visible ASCII is a valid header value")
+    }
+}
+
+fn write_hex(out: &mut [u8], value: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = HEX[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+}
+
+/// Randomness for the prefix without a dependency: std's hasher is seeded randomly per process.
+fn process_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({})", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_client_id_is_kept() {
+        assert_eq!(RequestId::parse("abc-123_x.y").unwrap().as_str(), "abc-123_x.y");
+    }
+
+    #[test]
+    fn insane_client_ids_are_refused() {
+        assert!(RequestId::parse("").is_none());
+        assert!(RequestId::parse("has space").is_none());
+        assert!(RequestId::parse("line\nbreak").is_none());
+        assert!(RequestId::parse("é").is_none());
+        assert!(RequestId::parse(&"a".repeat(MAX_REQUEST_ID_LEN + 1)).is_none());
+        assert!(RequestId::parse(&"a".repeat(MAX_REQUEST_ID_LEN)).is_some());
+    }
+
+    #[test]
+    fn generated_ids_are_unique_and_well_formed() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 33);
+        assert!(RequestId::parse(a.as_str()).is_some());
+    }
+}
