@@ -136,14 +136,15 @@ impl<F: PikkuFunction> Endpoint<F::Services, F::Session> for FunctionEndpoint<F>
 }
 
 impl<F: PikkuFunction> FunctionEndpoint<F> {
-    async fn run(&self, services: &F::Services, request: Request<F::Session>) -> Result<Response, PikkuError> {
+    async fn run(&self, services: &F::Services, mut request: Request<F::Session>) -> Result<Response, PikkuError> {
         let request_id = request.request_id;
-        let Some(context) = F::Context::from_session(request.session, request_id) else {
+        let Some(context) = F::Context::from_session(request.session.take(), request_id) else {
             return Err(PikkuError::missing_session());
         };
 
         let body = if method_has_body(&request.head.method) {
-            read_json_body(request.body, &request.head.headers, self.body_limit).await?
+            let body = std::mem::replace(&mut request.body, RequestBody::Buffered(Bytes::new()));
+            read_json_body(body, &request.head.headers, self.body_limit).await?
         } else {
             None
         };
