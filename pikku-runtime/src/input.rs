@@ -220,6 +220,24 @@ fn find_closing(s: &str, quote: u8) -> Option<usize> {
 // ---------------------------------------------------------------------------
 // Percent-decoding
 
+/// The first value of the query parameter `name`, form-decoded (`%XX` escapes and `+` as a space) the way
+/// function inputs are; borrowed when there is nothing to decode.
+///
+/// A key without `=` (`?flag`) has the empty value.
+///
+/// ```
+/// use pikku_runtime::input::query_param;
+///
+/// assert_eq!(query_param("limit=5&apiKey=a%2Bb", "apiKey").as_deref(), Some("a+b"));
+/// assert_eq!(query_param("limit=5", "apiKey"), None);
+/// ```
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key, true) == name).then(|| decode(value, true))
+    })
+}
+
 /// Percent-decodes `s` (and turns `+` into a space when `plus_as_space`),
 /// borrowing when there is nothing to decode.
 fn decode(s: &str, plus_as_space: bool) -> Cow<'_, str> {

@@ -26,7 +26,7 @@ pub use context::{Context, OptionalContext, SessionChange, SessionContext};
 pub use error::PikkuError;
 pub use function::{install, session_change, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, Request, RequestBody};
+pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, Request, RequestBody, TestEndpoint};
 pub use permission::{Permission, PermissionRef};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
@@ -41,9 +41,28 @@ pub use wiring::{register, RouteBuilder, SourceLocation, WiringDef, Wirings};
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::function::{install, FunctionDef, PikkuFunction};
+    pub use crate::input::{parse_input, InputParts};
+    pub use crate::middleware::{BoxFuture, HttpMiddleware};
+    pub use crate::permission::Permission;
+    pub use crate::wiring::{register, WiringDef};
     pub use inventory;
     pub use serde;
     pub use serde_json;
+
+    use crate::middleware::Middleware;
+    use crate::permission::PermissionRef;
+
+    /// A permission of the application's types, as a function's `permissions = [...]` names it.
+    pub fn permission<Sv: 'static, S: 'static, P: Permission<Sv, S>>(permission: P) -> PermissionRef<Sv, S> {
+        PermissionRef::new(permission)
+    }
+
+    /// A middleware of the application's types, as a function's `middleware = [...]` names it: a
+    /// `#[pikku_middleware]` function or a `Middleware` such as `auth_bearer()`.
+    pub fn middleware<Sv: 'static, S: 'static, M: HttpMiddleware<Sv, S>>(middleware: M) -> Middleware<Sv, S> {
+        Middleware::new(middleware)
+    }
 
     /// `TypeId` of a value's type (the function item a route names).
     pub fn type_id_of_val<T: 'static>(_: &T) -> std::any::TypeId {

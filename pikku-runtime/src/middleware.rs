@@ -82,6 +82,22 @@ impl<S> Request<S> {
         self.params.iter().find(|(index, _)| &*self.param_names[*index] == name).map(|(_, range)| &path[range.clone()])
     }
 
+    /// A request for unit tests of middleware (no body, no path parameters, a generated request id).
+    #[doc(hidden)]
+    pub fn for_test(method: Method, uri: &str, headers: HeaderMap) -> Self {
+        let (mut head, ()) =
+            http::Request::builder().method(method).uri(uri).body(()).expect("test request URI is valid").into_parts();
+        head.headers = headers;
+        Self {
+            head,
+            body: RequestBody::Buffered(Bytes::new()),
+            session: None,
+            request_id: RequestId::generate(),
+            params: Vec::new(),
+            param_names: Arc::from(Vec::new()),
+        }
+    }
+
     pub(crate) fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
         let path = self.head.uri.path();
         self.params.iter().map(move |(index, range)| (&*self.param_names[*index], &path[range.clone()]))
@@ -140,9 +156,48 @@ impl<Sv, S> Clone for Middleware<Sv, S> {
     }
 }
 
+/// A `Middleware` is itself a middleware, so a function's `middleware = [...]` takes strategies too.
+impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
+    fn handle<'a>(
+        &'a self,
+        services: &'a Sv,
+        request: Request<S>,
+        next: Next<'a, Sv, S>,
+    ) -> BoxFuture<'a, Result<Response, PikkuError>> {
+        self.0.handle(services, request, next)
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
 /// What runs after the function's middleware: the auth gate, the input, permissions and the function.
 pub(crate) trait Endpoint<Sv, S>: Send + Sync + 'static {
     fn call<'a>(&'a self, services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response>;
+}
+
+/// A stand-in for the function, for unit tests of middleware: answers every request with the closure.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub struct TestEndpoint<S>(Box<dyn Fn(Request<S>) -> Response + Send + Sync>);
+
+impl<S> TestEndpoint<S> {
+    /// An endpoint that answers with `respond`.
+    pub fn new(respond: impl Fn(Request<S>) -> Response + Send + Sync + 'static) -> Self {
+        Self(Box::new(respond))
+    }
+}
+
+impl<Sv, S: Send + 'static> Endpoint<Sv, S> for TestEndpoint<S> {
+    fn call<'a>(&'a self, _services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response> {
+        let response = (self.0)(request);
+        Box::pin(std::future::ready(response))
+    }
 }
 
 /// The rest of the onion.
@@ -150,6 +205,14 @@ pub struct Next<'a, Sv, S> {
     pub(crate) services: &'a Sv,
     pub(crate) chain: &'a [Middleware<Sv, S>],
     pub(crate) endpoint: &'a dyn Endpoint<Sv, S>,
+}
+
+impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
+    /// The rest of the onion for unit tests of middleware: no further middleware, then `endpoint`.
+    #[doc(hidden)]
+    pub fn for_test(services: &'a Sv, endpoint: &'a TestEndpoint<S>) -> Self {
+        Self { services, chain: &[], endpoint }
+    }
 }
 
 impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {

@@ -1,0 +1,35 @@
+//! Plain async functions: what an author writes.
+
+use pikku::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Services, Session};
+
+/// Input of `hello`: filled from the query string.
+#[derive(Deserialize)]
+pub struct HelloInput {
+    name: Option<String>,
+}
+
+/// Output of `hello` and `whoami`.
+#[derive(Serialize)]
+pub struct Greeting {
+    message: String,
+}
+
+/// Greets anyone; no session needed.
+#[pikku_func(auth = false, description = "Greets the caller by name", tags = ["public"])]
+pub async fn hello(
+    services: &Services,
+    data: HelloInput,
+    _ctx: &OptionalContext<Session>,
+) -> Result<Greeting, PikkuError> {
+    let name = data.name.as_deref().unwrap_or("world");
+    Ok(Greeting { message: format!("{}, {name}!", services.greeting) })
+}
+
+/// Greets the session's user: the session is guaranteed by the type.
+#[pikku_func(description = "Greets the signed-in user")]
+pub async fn whoami(services: &Services, _data: (), ctx: &Context<Session>) -> Result<Greeting, PikkuError> {
+    Ok(Greeting { message: format!("{}, {}!", services.greeting, ctx.session().user) })
+}

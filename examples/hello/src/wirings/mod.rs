@@ -1,0 +1,3 @@
+//! Wiring files: how functions are reached and protected.
+
+mod http;

@@ -1,0 +1,161 @@
+//! The options of `#[pikku_func(...)]`.
+
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{Expr, LitBool, LitStr, Path};
+
+const KNOWN: &str = "`auth`, `permissions`, `middleware`, `tags`, `description`";
+
+/// What a function declares about itself.
+#[derive(Default)]
+pub(crate) struct FuncOptions {
+    pub(crate) auth: Option<LitBool>,
+    /// OR of AND-groups; one group for a plain list.
+    pub(crate) permissions: Vec<Vec<Path>>,
+    pub(crate) middleware: Vec<Expr>,
+    pub(crate) tags: Vec<LitStr>,
+    pub(crate) description: Option<LitStr>,
+}
+
+impl FuncOptions {
+    pub(crate) fn requires_session(&self) -> bool {
+        self.auth.as_ref().is_none_or(|b| b.value)
+    }
+}
+
+pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> {
+    let mut options = FuncOptions::default();
+    let mut seen: Vec<String> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        if !["auth", "permissions", "middleware", "tags", "description"].contains(&name.as_str()) {
+            return Err(meta.error(format!("unknown option `{}`; the options are {KNOWN}", path_display(&meta.path))));
+        }
+        if seen.contains(&name) {
+            return Err(meta.error(format!("duplicate option `{name}`: give it once")));
+        }
+        seen.push(name.clone());
+        let value = meta.value().map_err(|_| meta.error(format!("`{name}` needs a value: `{name} = ...`")))?;
+        match name.as_str() {
+            "auth" => options.auth = Some(parse_bool(value)?),
+            "permissions" => options.permissions = parse_permissions(value)?,
+            "middleware" => options.middleware = parse_array(value, "middleware")?,
+            "tags" => options.tags = parse_tags(value)?,
+            "description" => {
+                options.description = Some(value.parse().map_err(|e| {
+                    syn::Error::new(e.span(), "`description` takes a string literal: `description = \"...\"`")
+                })?)
+            }
+            _ => unreachable!("checked above"),
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(options)
+}
+
+fn path_display(path: &Path) -> String {
+    crate::signature::path_text(path)
+}
+
+fn parse_bool(value: ParseStream) -> syn::Result<LitBool> {
+    let expr: Expr = value.parse()?;
+    match &expr {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. }) => Ok(b.clone()),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`auth` takes `true` or `false`: write `auth = false` for a function that may run without a session",
+        )),
+    }
+}
+
+fn parse_array(value: ParseStream, name: &str) -> syn::Result<Vec<Expr>> {
+    let expr: Expr = value.parse()?;
+    match expr {
+        Expr::Array(array) => Ok(array.elems.into_iter().collect()),
+        other => Err(syn::Error::new(other.span(), format!("`{name}` takes a list: `{name} = [...]`"))),
+    }
+}
+
+fn parse_permissions(value: ParseStream) -> syn::Result<Vec<Vec<Path>>> {
+    let items = parse_array(value, "permissions")?;
+    let nested = items.iter().filter(|e| matches!(e, Expr::Array(_))).count();
+    if nested == 0 {
+        return Ok(vec![items.iter().map(permission_path).collect::<syn::Result<_>>()?]);
+    }
+    if nested != items.len() {
+        let flat = items.iter().find(|e| !matches!(e, Expr::Array(_))).expect("some item is not a list");
+        return Err(syn::Error::new(
+            flat.span(),
+            "mix of permissions and groups: write either `[a, b]` (all must pass) or `[[a], [b, c]]` (one group must pass)",
+        ));
+    }
+    items
+        .iter()
+        .map(|group| match group {
+            Expr::Array(array) => array.elems.iter().map(permission_path).collect(),
+            _ => unreachable!("all items are lists"),
+        })
+        .collect()
+}
+
+fn permission_path(expr: &Expr) -> syn::Result<Path> {
+    match expr {
+        Expr::Path(p) if p.qself.is_none() => Ok(p.path.clone()),
+        other => Err(syn::Error::new(
+            other.span(),
+            "a permission is named by its path: `permissions = [is_admin]`, where `is_admin` is a #[pikku_auth] or #[pikku_permission] fn",
+        )),
+    }
+}
+
+fn parse_tags(value: ParseStream) -> syn::Result<Vec<LitStr>> {
+    parse_array(value, "tags")?
+        .into_iter()
+        .map(|e| match e {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Ok(s),
+            other => Err(syn::Error::new(other.span(), "a tag is a string literal: `tags = [\"admin\"]`")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn parses_every_option() {
+        let o =
+            parse(quote!(auth = false, permissions = [a, b::c], middleware = [m()], tags = ["x"], description = "d"))
+                .unwrap();
+        assert!(!o.requires_session());
+        assert_eq!(o.permissions.len(), 1);
+        assert_eq!(o.permissions[0].len(), 2);
+        assert_eq!(o.middleware.len(), 1);
+        assert_eq!(o.tags[0].value(), "x");
+        assert_eq!(o.description.unwrap().value(), "d");
+    }
+
+    #[test]
+    fn nested_permission_lists_are_groups() {
+        let o = parse(quote!(permissions = [[a], [b, c]])).unwrap();
+        assert_eq!(o.permissions.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn misuse_is_reported() {
+        let message = |ts| parse(ts).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message(quote!(auht = false)).starts_with("unknown option `auht`"));
+        assert!(message(quote!(auth = false, auth = true)).starts_with("duplicate option `auth`"));
+        assert!(message(quote!(auth = "no")).starts_with("`auth` takes `true` or `false`"));
+        assert!(message(quote!(permissions = [a, [b]])).starts_with("mix of permissions and groups"));
+        assert!(message(quote!(permissions = ["a"])).starts_with("a permission is named by its path"));
+        assert!(message(quote!(tags = [x])).starts_with("a tag is a string literal"));
+    }
+
+    #[test]
+    fn no_options_means_a_session_is_required() {
+        assert!(parse(quote!()).unwrap().requires_session());
+    }
+}

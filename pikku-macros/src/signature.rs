@@ -1,0 +1,131 @@
+//! Reading the parts of a signature the generated code needs, with errors that say what to write.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type, TypePath};
+
+pub(crate) fn no_attr(attr: proc_macro2::TokenStream, macro_name: &str) -> syn::Result<()> {
+    if attr.is_empty() {
+        Ok(())
+    } else {
+        Err(syn::Error::new(attr.span(), format!("#[{macro_name}] takes no options")))
+    }
+}
+
+/// Checks the parts every macro shares: `async` (or not), no generics, no `self`, and the arity.
+pub(crate) fn check_shape(
+    item: &ItemFn,
+    want_async: bool,
+    arity: usize,
+    what: &str,
+    expected: &str,
+) -> syn::Result<()> {
+    let sig = &item.sig;
+    if want_async && sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            sig.fn_token.span,
+            format!("{what} must be `async`: write `async fn {}{expected}`", sig.ident),
+        ));
+    }
+    if !want_async && sig.asyncness.is_some() {
+        return Err(syn::Error::new(sig.asyncness.span(), format!("{what} is not async: remove `async`")));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(sig.generics.span(), format!("{what} cannot be generic: name the concrete types")));
+    }
+    if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
+        return Err(syn::Error::new(
+            receiver.span(),
+            format!("{what} is a free function, not a method: remove `self`"),
+        ));
+    }
+    if sig.inputs.len() != arity {
+        let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "{what} takes exactly {arity} arguments, found {}: write `fn {}{expected}`",
+                sig.inputs.len(),
+                sig.ident
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn arg_type(item: &ItemFn, index: usize) -> &Type {
+    match &item.sig.inputs[index] {
+        FnArg::Typed(pat) => &pat.ty,
+        FnArg::Receiver(_) => unreachable!("receivers are refused by check_shape"),
+    }
+}
+
+/// `&T` → `T`, else an error at the type saying what to write.
+pub(crate) fn shared_ref_target<'t>(ty: &'t Type, message: &str) -> syn::Result<&'t Type> {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => Ok(&r.elem),
+        _ => Err(syn::Error::new(ty.span(), message)),
+    }
+}
+
+/// The last path segment of a type, when it is a path.
+pub(crate) fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(TypePath { qself: None, path }) => path.segments.last(),
+        _ => None,
+    }
+}
+
+/// The type arguments of the last path segment.
+pub(crate) fn type_args(ty: &Type) -> Vec<&Type> {
+    let Some(segment) = last_segment(ty) else { return Vec::new() };
+    let PathArguments::AngleBracketed(args) = &segment.arguments else { return Vec::new() };
+    args.args
+        .iter()
+        .filter_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `-> Result<T, E>` → (T, E).
+pub(crate) fn result_types<'t>(
+    output: &'t ReturnType,
+    fallback: Span,
+    message: &str,
+) -> syn::Result<(&'t Type, &'t Type)> {
+    let ReturnType::Type(_, ty) = output else {
+        return Err(syn::Error::new(fallback, message));
+    };
+    let is_result = last_segment(ty).is_some_and(|s| s.ident == "Result");
+    let args = type_args(ty);
+    if !is_result || args.len() != 2 {
+        return Err(syn::Error::new(ty.span(), message));
+    }
+    Ok((args[0], args[1]))
+}
+
+/// `-> bool`, else an error.
+pub(crate) fn expect_bool(output: &ReturnType, fallback: Span, what: &str) -> syn::Result<()> {
+    let ok = matches!(output, ReturnType::Type(_, ty) if last_segment(ty).is_some_and(|s| s.ident == "bool" && s.arguments.is_empty()));
+    if ok {
+        Ok(())
+    } else {
+        let span = match output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => fallback,
+        };
+        Err(syn::Error::new(span, format!("{what} returns `bool`: `true` lets the request through")))
+    }
+}
+
+/// A path expression as `a::b::c`, for names printed by `info`.
+pub(crate) fn path_text(path: &syn::Path) -> String {
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+}
+
+/// A hidden companion type name, `__Pikku<Kind>_<name>`.
+pub(crate) fn companion(kind: &str, ident: &syn::Ident) -> syn::Ident {
+    syn::Ident::new(&format!("__Pikku{kind}_{ident}"), ident.span())
+}
