@@ -130,9 +130,10 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         Fut: Future<Output = Result<Sv, E>>,
         E: Display,
     {
-        init_tracing();
-        let cli = Cli::parse();
-        match cli.command.unwrap_or(Command::Serve) {
+        let command = Cli::parse().command.unwrap_or(Command::Serve);
+        // `info` prints a table; only warnings belong beside it.
+        init_tracing(if matches!(command, Command::Info { .. }) { "warn" } else { "info" });
+        match command {
             Command::Info { what } => {
                 let registry = match self.registry() {
                     Ok(registry) => registry,
@@ -191,9 +192,9 @@ fn address_from_env() -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(host, port))
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_tracing() {
+/// Logs to stderr, filtered by `RUST_LOG` (default `default_level`).
+fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -145,6 +145,12 @@ impl PikkuError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "UnprocessableContentError", message)
     }
 
+    /// 422 `UnprocessableContentError` about one input field, named in the message and as
+    /// `payload.field`.
+    pub fn invalid_field(field: &str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::unprocessable(message).with_payload(serde_json::json!({ "field": field }))
+    }
+
     /// 429 `TooManyRequestsError`.
     pub fn too_many_requests(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsError", message)

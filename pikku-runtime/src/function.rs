@@ -150,12 +150,9 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         };
         let path_params: Vec<(&str, &str)> = request.path_params().collect();
         let input = InputParts { path_params: &path_params, query: request.head.uri.query(), body: body.as_deref() };
-        let data: F::Input = parse_input(&input).map_err(|e| {
-            let error = PikkuError::unprocessable(e.message);
-            match e.field {
-                Some(field) => error.with_payload(serde_json::json!({ "field": field })),
-                None => error,
-            }
+        let data: F::Input = parse_input(&input).map_err(|e| match e.field {
+            Some(field) => PikkuError::invalid_field(&field, e.message),
+            None => PikkuError::unprocessable(e.message),
         })?;
 
         if !self.permissions.allow(services, &input, context.session_ref(), &request_id).await {

@@ -208,10 +208,10 @@ pub struct Next<'a, Sv, S> {
 }
 
 impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
-    /// The rest of the onion for unit tests of middleware: no further middleware, then `endpoint`.
+    /// An onion for unit tests of middleware: `chain` in order, then `endpoint`.
     #[doc(hidden)]
-    pub fn for_test(services: &'a Sv, endpoint: &'a TestEndpoint<S>) -> Self {
-        Self { services, chain: &[], endpoint }
+    pub fn for_test(services: &'a Sv, chain: &'a [Middleware<Sv, S>], endpoint: &'a TestEndpoint<S>) -> Self {
+        Self { services, chain, endpoint }
     }
 }
 
