@@ -1,2 +1,80 @@
-//! stub
+//! pikku-rs authentication: the JWT service, the bearer / cookie / API-key strategies, the session store
+//! and CSRF protection for cookie sessions.
+//!
+//! Strategies are middleware ([`Middleware`](pikku_runtime::Middleware)) wired in a declared order; the
+//! first that establishes a session wins and the later ones do not try to authenticate (they still see the
+//! response, so a cookie is written after a `login` and removed after a `logout`). None of them rejects a
+//! *missing* credential: that is the auth gate's job. A credential that is present and wrong is refused
+//! (bearer, API key: 401) or, for the cookie, treated as absent and removed.
+//!
+//! ```
+//! use pikku_auth::{auth_api_key, auth_bearer, auth_cookie, ApiKeyOptions, ApiKeySource, AuthServices, CookieOptions};
+//! use pikku_auth::{InMemorySessionStore, SessionStore, StaticApiKeys};
+//! use pikku_auth::jwt::JwtService;
+//! use std::time::Duration;
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct Session { user_id: String }
+//!
+//! struct Services { jwt: JwtService, store: InMemorySessionStore }
+//!
+//! impl AuthServices for Services {
+//!     fn jwt(&self) -> &JwtService { &self.jwt }
+//!     fn session_store(&self) -> Option<&dyn SessionStore> { Some(&self.store) }
+//! }
+//!
+//! const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+//! let keys = StaticApiKeys::new([("test-key-1", Session { user_id: "svc".into() })]);
+//! let wired: Vec<pikku_runtime::Middleware<Services, Session>> = vec![
+//!     auth_bearer(),
+//!     auth_cookie(CookieOptions::new("session", THIRTY_DAYS)),
+//!     auth_api_key(ApiKeyOptions::new(ApiKeySource::All).lookup(keys)),
+//! ];
+//! assert_eq!(wired[1].name(), "auth_cookie");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api_key;
+mod bearer;
+mod cookie_session;
+mod csrf;
 pub mod jwt;
+mod store;
+mod strategy;
+#[cfg(test)]
+mod test_support;
+mod token;
+
+pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, ApiKeyStrategy, StaticApiKeys};
+pub use bearer::{auth_bearer, auth_bearer_static, BearerStrategy};
+pub use cookie_session::{auth_cookie, CookieOptions, CookieStrategy, SameSite};
+pub use csrf::CsrfOptions;
+pub use jwt::{DecodedToken, JwtError, JwtService};
+pub use store::{InMemorySessionStore, SessionStore, StoreError};
+pub use strategy::{strategy, AuthStrategy, Authenticated, Strategy};
+pub use token::constant_time_eq;
+
+/// What the strategies need from the application's services: the JWT service and, optionally, a session
+/// store.
+///
+/// ```
+/// use pikku_auth::{jwt::JwtService, AuthServices};
+///
+/// struct Services { jwt: JwtService }
+///
+/// impl AuthServices for Services {
+///     fn jwt(&self) -> &JwtService { &self.jwt }
+/// }
+/// ```
+pub trait AuthServices: Send + Sync + 'static {
+    /// The service that mints and verifies session tokens.
+    fn jwt(&self) -> &JwtService;
+
+    /// The server-side session store. With one, every strategy checks revocation after decoding a token
+    /// and `clear_session` revokes the session. By default there is none: logout only removes the cookie,
+    /// and a bearer token stays valid until it expires.
+    fn session_store(&self) -> Option<&dyn SessionStore> {
+        None
+    }
+}

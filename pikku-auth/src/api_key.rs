@@ -1,0 +1,345 @@
+//! API keys: the `x-api-key` header and/or the `apiKey` query parameter, resolved by a lookup the
+//! application supplies or, as in Pikku, verified as a JWT minted by the service.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderName;
+use pikku_runtime::input::query_param;
+use pikku_runtime::{BoxFuture, Middleware, PikkuError, Request, Response, SessionChange};
+use serde::de::DeserializeOwned;
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated};
+use crate::token::{digest, revoke, verify, Rejection, TokenMeta};
+use crate::AuthServices;
+
+const NAME: &str = "auth_api_key";
+const HEADER: HeaderName = HeaderName::from_static("x-api-key");
+const QUERY: &str = "apiKey";
+
+/// Where [`auth_api_key`] reads the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    Header,
+    /// The `apiKey` query parameter. Query strings end up in access logs and browser history: prefer the
+    /// header where the client can send one.
+    Query,
+    /// The header, or else the query parameter (a header that is present wins, valid or not).
+    All,
+}
+
+/// Resolves an API key to a session: a static table, a database.
+///
+/// Implementations must compare keys in constant time (or look them up by a hash of the key), so the
+/// response time does not tell an attacker how much of a guess was right.
+pub trait ApiKeyLookup<S>: Send + Sync + 'static {
+    /// The session of `key`, or `None` for an unknown key (401).
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<S>>;
+}
+
+/// A fixed table of API keys, kept as SHA-256 digests and compared in constant time against every entry
+/// (no early exit, so neither which entry matched nor the key's length leaks through timing).
+///
+/// ```
+/// use pikku_auth::StaticApiKeys;
+///
+/// let keys = StaticApiKeys::new([("test-key-1", "svc")]);
+/// assert_eq!(format!("{keys:?}"), "StaticApiKeys { keys: 1 }");
+/// ```
+pub struct StaticApiKeys<S> {
+    entries: Vec<([u8; 32], S)>,
+}
+
+impl<S> StaticApiKeys<S> {
+    /// A table of `(key, session)` pairs.
+    pub fn new<K: AsRef<[u8]>>(entries: impl IntoIterator<Item = (K, S)>) -> Self {
+        Self { entries: entries.into_iter().map(|(key, session)| (digest(key.as_ref()), session)).collect() }
+    }
+
+    fn find(&self, key: &str) -> Option<&S> {
+        let wanted = digest(key.as_bytes());
+        let mut found = Choice::from(0);
+        let mut index = 0u64;
+        for (i, (entry, _)) in self.entries.iter().enumerate() {
+            let equal = wanted.ct_eq(entry);
+            index.conditional_assign(&(i as u64), equal);
+            found |= equal;
+        }
+        bool::from(found).then(|| &self.entries[index as usize].1)
+    }
+}
+
+impl<S> fmt::Debug for StaticApiKeys<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticApiKeys").field("keys", &self.entries.len()).finish()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> ApiKeyLookup<S> for StaticApiKeys<S> {
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<S>> {
+        Box::pin(std::future::ready(self.find(key).cloned()))
+    }
+}
+
+/// Options of [`auth_api_key`].
+pub struct ApiKeyOptions<S> {
+    source: ApiKeySource,
+    lookup: Option<Arc<dyn ApiKeyLookup<S>>>,
+}
+
+impl<S> fmt::Debug for ApiKeyOptions<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyOptions")
+            .field("source", &self.source)
+            .field("lookup", &self.lookup.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl<S> ApiKeyOptions<S> {
+    /// Keys read from `source`. By default a key is a JWT verified by `services.jwt()` (as in Pikku).
+    pub fn new(source: ApiKeySource) -> Self {
+        Self { source, lookup: None }
+    }
+
+    /// Resolves keys with `lookup` instead of verifying them as JWTs. By default there is no lookup.
+    pub fn lookup(mut self, lookup: impl ApiKeyLookup<S>) -> Self {
+        self.lookup = Some(Arc::new(lookup));
+        self
+    }
+}
+
+/// The API-key strategy; build it with [`auth_api_key`].
+pub struct ApiKeyStrategy<S> {
+    options: ApiKeyOptions<S>,
+}
+
+impl<S> fmt::Debug for ApiKeyStrategy<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyStrategy").field("options", &self.options).finish()
+    }
+}
+
+/// API keys from the `x-api-key` header, the `apiKey` query parameter, or both (header first).
+///
+/// * No key: no session, the request goes on.
+/// * A key the lookup does not know, or (without a lookup) a JWT that does not verify or whose session was
+///   revoked, or an empty key: 401 `InvalidSessionError` `Invalid API key`.
+/// * Without a lookup, after a successful `clear_session` with a store, the key's session is revoked.
+pub fn auth_api_key<Sv, S>(options: ApiKeyOptions<S>) -> Middleware<Sv, S>
+where
+    Sv: AuthServices,
+    S: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    strategy(ApiKeyStrategy { options })
+}
+
+fn invalid_key(rejection: Rejection) -> PikkuError {
+    rejection.log(NAME);
+    PikkuError::invalid_session("Invalid API key")
+}
+
+impl<S> ApiKeyStrategy<S> {
+    /// The key the request carries: `Ok(None)` when there is none, `Err` when it is not text.
+    fn key<'r, Sn>(&self, request: &'r Request<Sn>) -> Result<Option<Cow<'r, str>>, Rejection> {
+        let from_header = || match request.headers().get(&HEADER) {
+            None => Ok(None),
+            Some(value) => value.to_str().map(|v| Some(Cow::Borrowed(v))).map_err(|_| Rejection::Malformed),
+        };
+        let from_query = || request.query().and_then(|query| query_param(query, QUERY));
+        match self.options.source {
+            ApiKeySource::Header => from_header(),
+            ApiKeySource::Query => Ok(from_query()),
+            ApiKeySource::All => Ok(match from_header()? {
+                Some(key) => Some(key),
+                None => from_query(),
+            }),
+        }
+    }
+}
+
+impl<Sv, S> AuthStrategy<Sv, S> for ApiKeyStrategy<S>
+where
+    Sv: AuthServices,
+    S: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    /// The verified JWT key, to revoke its session on logout.
+    type State = TokenMeta;
+
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn describe(&self) -> String {
+        let source = match self.options.source {
+            ApiKeySource::Header => "header x-api-key",
+            ApiKeySource::Query => "query apiKey",
+            ApiKeySource::All => "header x-api-key, then query apiKey",
+        };
+        let keys = if self.options.lookup.is_some() { "lookup" } else { "jwt" };
+        format!("source={source}, keys={keys}")
+    }
+
+    async fn authenticate(
+        &self,
+        services: &Sv,
+        request: &Request<S>,
+    ) -> Result<Authenticated<S, TokenMeta>, PikkuError> {
+        let key = match self.key(request) {
+            Ok(Some(key)) => key,
+            Ok(None) => return Ok(Authenticated::none()),
+            Err(rejection) => return Err(invalid_key(rejection)),
+        };
+        if key.is_empty() {
+            return Err(invalid_key(Rejection::Malformed));
+        }
+        match &self.options.lookup {
+            Some(lookup) => match lookup.lookup(&key).await {
+                Some(session) => Ok(Authenticated::session(session)),
+                None => Err(invalid_key(Rejection::Unknown)),
+            },
+            None => match verify::<Sv, S>(services, NAME, &key).await? {
+                Ok((session, meta)) => Ok(Authenticated::session_with_state(session, meta)),
+                Err(rejection) => Err(invalid_key(rejection)),
+            },
+        }
+    }
+
+    async fn respond(
+        &self,
+        services: &Sv,
+        state: Option<TokenMeta>,
+        response: &mut Response,
+    ) -> Result<(), PikkuError> {
+        if let Some(meta) = state {
+            if let Some(SessionChange::Cleared) = successful_change::<S>(response) {
+                revoke(services, NAME, &meta).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+
+    fn keyed(source: ApiKeySource) -> Middleware<TestServices, TestSession> {
+        let svc = TestSession { user_id: "svc".into(), role: "user".into() };
+        auth_api_key(ApiKeyOptions::new(source).lookup(StaticApiKeys::new([("test-key-1", svc), ("other-key", bob())])))
+    }
+
+    fn svc() -> TestSession {
+        TestSession { user_id: "svc".into(), role: "user".into() }
+    }
+
+    #[tokio::test]
+    async fn header_key_resolves_through_the_lookup() {
+        let services = services(false);
+        let outcome = run(
+            &services,
+            vec![keyed(ApiKeySource::Header)],
+            request("GET", "/me", &[("x-api-key", "test-key-1")]),
+            ok_response(),
+        )
+        .await;
+        assert_eq!(outcome.seen_session, Some(svc()));
+        let outcome = run(
+            &services,
+            vec![keyed(ApiKeySource::Header)],
+            request("GET", "/me?apiKey=test-key-1", &[]),
+            ok_response(),
+        )
+        .await;
+        assert!(outcome.endpoint_ran);
+        assert_eq!(outcome.seen_session, None, "a header source ignores the query");
+    }
+
+    #[tokio::test]
+    async fn query_key_is_percent_decoded() {
+        let services = services(false);
+        let outcome = run(
+            &services,
+            vec![keyed(ApiKeySource::Query)],
+            request("GET", "/me?limit=1&apiKey=test%2Dkey-1", &[]),
+            ok_response(),
+        )
+        .await;
+        assert_eq!(outcome.seen_session, Some(svc()));
+    }
+
+    #[tokio::test]
+    async fn all_source_prefers_the_header_over_the_query() {
+        let services = services(false);
+        let outcome = run(
+            &services,
+            vec![keyed(ApiKeySource::All)],
+            request("GET", "/me?apiKey=test-key-1", &[("x-api-key", "other-key")]),
+            ok_response(),
+        )
+        .await;
+        assert_eq!(outcome.seen_session, Some(bob()));
+        let outcome =
+            run(&services, vec![keyed(ApiKeySource::All)], request("GET", "/me?apiKey=test-key-1", &[]), ok_response())
+                .await;
+        assert_eq!(outcome.seen_session, Some(svc()));
+    }
+
+    #[tokio::test]
+    async fn unknown_or_empty_key_is_401_and_never_echoed() {
+        let services = services(false);
+        for (uri, pairs) in [
+            ("/me", &[("x-api-key", "wrong-key-zzz")][..]),
+            ("/me?apiKey=wrong-key-zzz", &[][..]),
+            ("/me?apiKey=", &[][..]),
+        ] {
+            let outcome =
+                run(&services, vec![keyed(ApiKeySource::All)], request("GET", uri, pairs), ok_response()).await;
+            assert!(!outcome.endpoint_ran);
+            assert_eq!(outcome.response.status(), 401);
+            let body = body_text(outcome.response).await;
+            assert!(body.contains("Invalid API key") && body.contains("InvalidSessionError"), "{body}");
+            assert!(!body.contains("wrong-key-zzz"));
+        }
+    }
+
+    #[tokio::test]
+    async fn without_lookup_the_key_is_a_jwt_of_the_service() {
+        let services = services(true);
+        let key = services.jwt.sign(&alice()).unwrap();
+        let mw = || vec![auth_api_key(ApiKeyOptions::new(ApiKeySource::Header))];
+        let outcome = run(&services, mw(), request("GET", "/me", &[("x-api-key", &key)]), ok_response()).await;
+        assert_eq!(outcome.seen_session, Some(alice()));
+        let outcome = run(&services, mw(), request("GET", "/me", &[("x-api-key", &tamper(&key))]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 401);
+
+        run(&services, mw(), request("POST", "/logout", &[("x-api-key", &key)]), logout_response()).await;
+        let outcome = run(&services, mw(), request("GET", "/me", &[("x-api-key", &key)]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 401, "a revoked JWT key is refused");
+    }
+
+    #[test]
+    fn static_lookup_finds_each_entry_and_nothing_else() {
+        let keys = StaticApiKeys::new([("a", 1), ("bb", 2), ("ccc", 3)]);
+        assert_eq!(keys.find("a"), Some(&1));
+        assert_eq!(keys.find("bb"), Some(&2));
+        assert_eq!(keys.find("ccc"), Some(&3));
+        assert_eq!(keys.find("cc"), None);
+        assert_eq!(keys.find(""), None);
+    }
+
+    #[test]
+    fn keys_never_appear_in_debug_or_describe() {
+        let options = ApiKeyOptions::new(ApiKeySource::All).lookup(StaticApiKeys::new([("test-key-1", svc())]));
+        let strategy = ApiKeyStrategy { options };
+        let debug = format!("{strategy:?}");
+        assert!(!debug.contains("test-key-1"), "{debug}");
+        let mw = keyed(ApiKeySource::All);
+        assert_eq!(mw.name(), "auth_api_key");
+        assert_eq!(mw.describe(), "source=header x-api-key, then query apiKey, keys=lookup");
+    }
+}

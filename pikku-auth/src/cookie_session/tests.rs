@@ -1,0 +1,375 @@
+use super::*;
+use crate::jwt::DecodedToken;
+use crate::test_support::*;
+use crate::{auth_bearer, SessionStore};
+use pikku_runtime::StatusCode;
+
+const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+const DAY: i64 = 24 * 60 * 60;
+
+fn cookie_mw() -> Middleware<TestServices, TestSession> {
+    auth_cookie(CookieOptions::new("session", THIRTY_DAYS))
+}
+
+fn set_cookies(response: &Response) -> Vec<String> {
+    response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+const REMOVAL: &str =
+    "session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax; Path=/";
+
+/// The token of a `session=<jwt>; …` Set-Cookie, checked against the demo contract's attribute list.
+fn issued_token(set_cookie: &str) -> String {
+    let rest = set_cookie.strip_prefix("session=").expect("named session");
+    let (token, attributes) = rest.split_once(';').unwrap();
+    let expires = attributes
+        .strip_prefix(" HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=2592000; Expires=")
+        .unwrap_or_else(|| panic!("attributes in contract order: {attributes}"));
+    let mut expected = String::new();
+    write_http_date(&mut expected, now_secs() + 2_592_000);
+    let mut expected_next = String::new();
+    write_http_date(&mut expected_next, now_secs() + 2_592_000 - 1);
+    assert!(expires == expected || expires == expected_next, "{expires} vs {expected}");
+    token.to_owned()
+}
+
+fn decode(services: &TestServices, token: &str) -> DecodedToken<TestSession> {
+    services.jwt.decode(token).unwrap()
+}
+
+#[tokio::test]
+async fn valid_cookie_establishes_the_session_and_writes_nothing_back() {
+    let services = services(false);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let cookie = format!("theme=dark; session={token}; other=1");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn cookie_is_found_in_any_cookie_header() {
+    let services = services(false);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let pairs = [("cookie", "theme=dark"), ("cookie", &format!("session={token}"))];
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &pairs), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+}
+
+#[tokio::test]
+async fn invalid_cookie_is_treated_as_absent_and_removed_whatever_the_status() {
+    let services = services(false);
+    let good = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let bad_tokens = [tamper(&good), expired_token(&services.jwt, &alice()), "garbage".to_owned()];
+    for token in &bad_tokens {
+        for status in [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::INTERNAL_SERVER_ERROR] {
+            let cookie = format!("session={token}");
+            let outcome = run(
+                &services,
+                vec![cookie_mw()],
+                request("POST", "/login", &[("cookie", &cookie)]),
+                error_response(status),
+            )
+            .await;
+            assert!(outcome.endpoint_ran, "an invalid cookie never blocks the function");
+            assert_eq!(outcome.seen_session, None);
+            assert_eq!(outcome.response.status(), status);
+            assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_with_a_stale_cookie_replaces_it_with_a_fresh_one() {
+    let services = services(false);
+    let cookie = "session=garbage".to_owned();
+    let outcome =
+        run(&services, vec![cookie_mw()], request("POST", "/login", &[("cookie", &cookie)]), login_response(alice()))
+            .await;
+    let cookies = set_cookies(&outcome.response);
+    assert_eq!(cookies.len(), 1);
+    assert_eq!(decode(&services, &issued_token(&cookies[0])).session, alice());
+}
+
+#[tokio::test]
+async fn login_sets_a_cookie_with_every_attribute_for_a_new_session() {
+    let services = services(false);
+    let outcome = run(&services, vec![cookie_mw()], request("POST", "/login", &[]), login_response(alice())).await;
+    let cookies = set_cookies(&outcome.response);
+    assert_eq!(cookies.len(), 1);
+    let token = issued_token(&cookies[0]);
+    let decoded = decode(&services, &token);
+    assert_eq!(decoded.session, alice());
+    assert_eq!(decoded.expires_at - decoded.issued_at.unwrap(), 2_592_000);
+    assert!(decoded.session_id().is_some());
+}
+
+#[tokio::test]
+async fn failed_login_sets_no_cookie() {
+    let services = services(false);
+    let mut failing = login_response(alice())();
+    *failing.status_mut() = StatusCode::UNAUTHORIZED;
+    let respond = move || {
+        let mut response = error_response(StatusCode::UNAUTHORIZED)();
+        *response.extensions_mut() = failing.extensions().clone();
+        response
+    };
+    let outcome = run(&services, vec![cookie_mw()], request("POST", "/login", &[]), respond).await;
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn login_over_a_valid_cookie_cycles_the_session_id_and_revokes_the_old_one() {
+    let services = services(true);
+    let old = services.jwt.encode(THIRTY_DAYS, &bob()).unwrap();
+    let old_sid = decode(&services, &old).session_id().unwrap().to_owned();
+    let cookie = format!("session={old}");
+    let outcome =
+        run(&services, vec![cookie_mw()], request("POST", "/login", &[("cookie", &cookie)]), login_response(alice()))
+            .await;
+    let new = issued_token(&set_cookies(&outcome.response)[0]);
+    assert_ne!(decode(&services, &new).session_id().unwrap(), old_sid);
+    assert!(services.store.is_revoked(&old_sid).await.unwrap());
+}
+
+#[tokio::test]
+async fn logout_removes_the_cookie_and_revokes_its_session() {
+    let services = services(true);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let cookie = format!("session={token}");
+    let outcome =
+        run(&services, vec![cookie_mw()], request("POST", "/logout", &[("cookie", &cookie)]), logout_response()).await;
+    assert_eq!(outcome.response.status(), 204);
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+
+    // The same cookie replayed (another browser, a stolen copy): absent, and removed again.
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, None);
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+
+    // Another login of the same user is another session.
+    let other = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let outcome = run(
+        &services,
+        vec![cookie_mw()],
+        request("GET", "/me", &[("cookie", &format!("session={other}"))]),
+        ok_response(),
+    )
+    .await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+}
+
+#[tokio::test]
+async fn logout_authenticated_by_bearer_still_removes_the_cookie() {
+    let services = services(true);
+    let bearer = services.jwt.sign(&alice()).unwrap();
+    let chain = vec![auth_bearer(), cookie_mw()];
+    let pairs = [("authorization", &*format!("Bearer {bearer}")), ("cookie", "session=whatever")];
+    let outcome = run(&services, chain, request("POST", "/logout", &pairs), logout_response()).await;
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+    assert_eq!(services.store.len(), 1, "the bearer session is revoked");
+}
+
+#[tokio::test]
+async fn cookie_past_its_refresh_point_is_reissued_keeping_the_session_id() {
+    let services = services(true);
+    let old = aged_token(&alice(), "sessionid1", 16 * DAY, 30 * DAY);
+    let cookie = format!("session={old}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    let cookies = set_cookies(&outcome.response);
+    assert_eq!(cookies.len(), 1);
+    let refreshed = decode(&services, &issued_token(&cookies[0]));
+    assert_eq!(refreshed.session, alice());
+    assert_eq!(refreshed.session_id(), Some("sessionid1"));
+    assert!(refreshed.issued_at.unwrap() >= now_secs() - 1);
+
+    // Logging out with the old cookie also kills the refreshed one: same session id.
+    run(&services, vec![cookie_mw()], request("POST", "/logout", &[("cookie", &cookie)]), logout_response()).await;
+    let new_cookie = format!("session={}", issued_token(&cookies[0]));
+    let outcome =
+        run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &new_cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, None);
+}
+
+#[tokio::test]
+async fn cookie_before_its_refresh_point_is_not_reissued() {
+    let services = services(false);
+    let token = aged_token(&alice(), "sessionid1", 14 * DAY, 30 * DAY);
+    let cookie = format!("session={token}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn cookie_is_not_refreshed_on_a_failed_response() {
+    let services = services(false);
+    let token = aged_token(&alice(), "sessionid1", 16 * DAY, 30 * DAY);
+    let cookie = format!("session={token}");
+    let outcome = run(
+        &services,
+        vec![cookie_mw()],
+        request("GET", "/me", &[("cookie", &cookie)]),
+        error_response(StatusCode::FORBIDDEN),
+    )
+    .await;
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn cookie_past_a_custom_refresh_point_is_reissued() {
+    let services = services(false);
+    let mw = auth_cookie(CookieOptions::new("session", THIRTY_DAYS).refresh_after(Duration::from_secs(60)));
+    let token = aged_token(&alice(), "sessionid1", 120, 30 * DAY);
+    let outcome =
+        run(&services, vec![mw], request("GET", "/me", &[("cookie", &format!("session={token}"))]), ok_response())
+            .await;
+    assert_eq!(set_cookies(&outcome.response).len(), 1);
+}
+
+#[tokio::test]
+async fn revoked_cookie_is_treated_as_absent_and_removed() {
+    let services = services(true);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let sid = decode(&services, &token).session_id().unwrap().to_owned();
+    services.store.revoke(&sid, now_secs() + DAY).await.unwrap();
+    let outcome = run(
+        &services,
+        vec![cookie_mw()],
+        request("GET", "/me", &[("cookie", &format!("session={token}"))]),
+        ok_response(),
+    )
+    .await;
+    assert!(outcome.endpoint_ran);
+    assert_eq!(outcome.seen_session, None);
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+}
+
+#[tokio::test]
+async fn cookie_store_failure_fails_closed_with_503() {
+    let services = TestServices { failing_store: true, ..services(true) };
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let outcome = run(
+        &services,
+        vec![cookie_mw()],
+        request("GET", "/me", &[("cookie", &format!("session={token}"))]),
+        ok_response(),
+    )
+    .await;
+    assert!(!outcome.endpoint_ran);
+    assert_eq!(outcome.response.status(), 503);
+    assert!(!body_text(outcome.response).await.contains(&token));
+}
+
+async fn csrf_outcome(mw: Middleware<TestServices, TestSession>, pairs: &[(&str, &str)]) -> Outcome {
+    let services = services(false);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let cookie = format!("session={token}");
+    let mut all = vec![("cookie", cookie.as_str())];
+    all.extend_from_slice(pairs);
+    run(&services, vec![auth_bearer(), mw], request("POST", "/users/u1/notes", &all), ok_response()).await
+}
+
+#[tokio::test]
+async fn cross_site_cookie_post_is_refused_with_403() {
+    for pairs in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("host", "api.example"), ("origin", "https://evil.example")][..],
+        &[("host", "api.example"), ("origin", "null")][..],
+    ] {
+        let outcome = csrf_outcome(cookie_mw(), pairs).await;
+        assert!(!outcome.endpoint_ran);
+        assert_eq!(outcome.response.status(), 403);
+        assert!(body_text(outcome.response).await.contains("ForbiddenError"));
+    }
+}
+
+#[tokio::test]
+async fn same_origin_allow_listed_and_headerless_cookie_posts_pass() {
+    let same_origin = [("sec-fetch-site", "same-origin"), ("host", "api.example"), ("origin", "https://api.example")];
+    assert_eq!(csrf_outcome(cookie_mw(), &same_origin).await.seen_session, Some(alice()));
+    assert_eq!(csrf_outcome(cookie_mw(), &[]).await.seen_session, Some(alice()));
+    let allowed = auth_cookie(
+        CookieOptions::new("session", THIRTY_DAYS).csrf(CsrfOptions::default().allow_origin("https://app.example")),
+    );
+    let pairs = [("host", "api.example"), ("origin", "https://app.example")];
+    assert_eq!(csrf_outcome(allowed, &pairs).await.seen_session, Some(alice()));
+}
+
+#[tokio::test]
+async fn bearer_requests_are_not_subject_to_csrf() {
+    let services = services(false);
+    let bearer = format!("Bearer {}", services.jwt.sign(&bob()).unwrap());
+    let cookie = format!("session={}", services.jwt.encode(THIRTY_DAYS, &alice()).unwrap());
+    let pairs = [("authorization", bearer.as_str()), ("cookie", &cookie), ("sec-fetch-site", "cross-site")];
+    let outcome = run(&services, vec![auth_bearer(), cookie_mw()], request("POST", "/x", &pairs), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(bob()));
+}
+
+#[tokio::test]
+async fn first_strategy_to_establish_a_session_wins() {
+    let services = services(false);
+    let bearer = format!("Bearer {}", services.jwt.sign(&bob()).unwrap());
+    let cookie = format!("session={}", services.jwt.encode(THIRTY_DAYS, &alice()).unwrap());
+    let pairs = [("authorization", bearer.as_str()), ("cookie", &cookie)];
+    let outcome = run(&services, vec![auth_bearer(), cookie_mw()], request("GET", "/me", &pairs), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(bob()));
+    let outcome = run(&services, vec![cookie_mw(), auth_bearer()], request("GET", "/me", &pairs), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+
+    // The later strategy does not even look: an invalid cookie behind a valid bearer is left alone.
+    let pairs = [("authorization", bearer.as_str()), ("cookie", "session=garbage")];
+    let outcome = run(&services, vec![auth_bearer(), cookie_mw()], request("GET", "/me", &pairs), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(bob()));
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn options_override_every_attribute() {
+    let services = services(false);
+    let options = CookieOptions::new("sid", Duration::from_secs(3600))
+        .http_only(false)
+        .secure(false)
+        .same_site(SameSite::Strict)
+        .path("/app")
+        .domain("example.com");
+    let outcome =
+        run(&services, vec![auth_cookie(options)], request("POST", "/login", &[]), login_response(alice())).await;
+    let cookie = &set_cookies(&outcome.response)[0];
+    let attributes = cookie.split_once(';').unwrap().1;
+    assert!(
+        attributes.starts_with(" SameSite=Strict; Path=/app; Domain=example.com; Max-Age=3600; Expires="),
+        "{cookie}"
+    );
+}
+
+#[test]
+fn describe_lists_the_configuration_and_no_secret() {
+    let mw = cookie_mw();
+    assert_eq!(mw.name(), "auth_cookie");
+    assert_eq!(
+        mw.describe(),
+        "name=session, expires_in=30d, refresh_after=15d, HttpOnly, Secure, SameSite=Lax, Path=/, csrf=on"
+    );
+    let strategy = CookieStrategy::<TestSession>::new(CookieOptions::new("session", THIRTY_DAYS));
+    assert!(format!("{strategy:?}").contains("name=session"));
+}
+
+#[test]
+#[should_panic(expected = "SameSite=None requires Secure")]
+fn same_site_none_without_secure_is_refused_at_construction() {
+    let _ = CookieStrategy::<TestSession>::new(
+        CookieOptions::new("session", THIRTY_DAYS).secure(false).same_site(SameSite::None),
+    );
+}
+
+#[test]
+fn http_dates_are_imf_fixdates() {
+    let mut out = String::new();
+    write_http_date(&mut out, 784_111_777);
+    assert_eq!(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+    out.clear();
+    write_http_date(&mut out, 0);
+    assert_eq!(out, EPOCH_HTTP_DATE);
+}

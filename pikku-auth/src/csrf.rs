@@ -1,0 +1,171 @@
+//! Cross-site request forgery protection for cookie sessions.
+//!
+//! A browser attaches the session cookie to requests that other sites trigger. `SameSite=Lax` already
+//! keeps it off cross-site subresource and `POST` requests in current browsers (RFC 6265bis §8.8), but
+//! not on older ones, nor between sibling sites, so unsafe methods are also checked against the headers
+//! browsers set and pages cannot forge: `Sec-Fetch-Site` (Fetch Metadata) and `Origin` (OWASP CSRF
+//! Prevention Cheat Sheet, "Fetch Metadata headers" and "Verifying Origin with standard headers").
+//! Requests without either header come from non-browser clients, which carry no ambient cookie risk, and
+//! pass.
+
+use pikku_runtime::{header, HeaderMap, Method, PikkuError};
+
+/// CSRF settings of [`auth_cookie`](crate::auth_cookie). On by default, with no extra allowed origin.
+///
+/// ```
+/// use pikku_auth::CsrfOptions;
+///
+/// let csrf = CsrfOptions::default().allow_origin("https://app.example");
+/// let off = CsrfOptions::disabled(); // only for an API that no browser reaches
+/// ```
+#[derive(Debug, Clone)]
+pub struct CsrfOptions {
+    enabled: bool,
+    /// Allowed origins as (scheme, host[:port]), lower-case, default port removed.
+    allowed: Vec<(Box<str>, Box<str>)>,
+}
+
+impl Default for CsrfOptions {
+    /// Enabled; the request's own origin (its `Host`) is the only one allowed.
+    fn default() -> Self {
+        Self { enabled: true, allowed: Vec::new() }
+    }
+}
+
+impl CsrfOptions {
+    /// No CSRF check at all. By default the check is on.
+    pub fn disabled() -> Self {
+        Self { enabled: false, allowed: Vec::new() }
+    }
+
+    /// Also accepts unsafe requests whose `Origin` is `origin` (`scheme://host[:port]`, compared
+    /// case-insensitively, a default port ignored), for a front-end served from another origin. By default
+    /// no other origin is allowed.
+    ///
+    /// # Panics
+    /// If `origin` is not of the form `scheme://host[:port]` (a configuration mistake, caught at start-up).
+    pub fn allow_origin(mut self, origin: impl AsRef<str>) -> Self {
+        let origin = origin.as_ref().trim_end_matches('/');
+        let (scheme, authority) = split_origin(origin)
+            .unwrap_or_else(|| panic!("CsrfOptions::allow_origin: {origin:?} is not scheme://host[:port]"));
+        self.allowed.push((scheme.to_ascii_lowercase().into(), authority.to_ascii_lowercase().into()));
+        self
+    }
+
+    /// For `describe`.
+    pub(crate) fn describe(&self) -> String {
+        match (self.enabled, self.allowed.len()) {
+            (false, _) => "csrf=off".to_owned(),
+            (true, 0) => "csrf=on".to_owned(),
+            (true, _) => {
+                let origins: Vec<String> = self.allowed.iter().map(|(s, a)| format!("{s}://{a}")).collect();
+                format!("csrf=on (allow {})", origins.join(" "))
+            }
+        }
+    }
+
+    /// Refuses a cookie-authenticated unsafe request that the browser marks cross-site.
+    ///
+    /// # Errors
+    /// 403 `ForbiddenError`.
+    pub(crate) fn check(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri_authority: Option<&str>,
+    ) -> Result<(), PikkuError> {
+        if !self.enabled || is_safe(method) {
+            return Ok(());
+        }
+        let cross_site_fetch =
+            headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        let foreign_origin = headers.get(header::ORIGIN).is_some_and(|origin| {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);
+            !self.origin_accepted(origin.as_bytes(), host)
+        });
+        if cross_site_fetch || foreign_origin {
+            tracing::debug!(strategy = "auth_cookie", reason = "cross-site request", "request refused (CSRF)");
+            return Err(PikkuError::forbidden("Cross-site request refused"));
+        }
+        Ok(())
+    }
+
+    fn origin_accepted(&self, origin: &[u8], host: Option<&str>) -> bool {
+        // `Origin: null` (sandboxed frames, some redirects, file: pages) names no site at all.
+        let Some((scheme, authority)) = std::str::from_utf8(origin).ok().and_then(split_origin) else {
+            return false;
+        };
+        if self.allowed.iter().any(|(s, a)| s.eq_ignore_ascii_case(scheme) && a.eq_ignore_ascii_case(authority)) {
+            return true;
+        }
+        // Same origin: the page's host[:port] is the one the request was sent to. The scheme is not
+        // compared: behind a TLS-terminating proxy the server cannot know its public scheme.
+        host.is_some_and(|host| without_default_port(scheme, host).eq_ignore_ascii_case(authority))
+    }
+}
+
+/// Safe methods (RFC 9110 §9.2.1) change nothing, so a forged one does no harm.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// `scheme://host[:port]` into its scheme and its authority without a default port.
+fn split_origin(origin: &str) -> Option<(&str, &str)> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && !authority.is_empty()
+        && !authority.bytes().any(|b| matches!(b, b'/' | b'?' | b'#' | b'@') || !b.is_ascii_graphic());
+    valid.then(|| (scheme, without_default_port(scheme, authority)))
+}
+
+fn without_default_port<'a>(scheme: &str, authority: &'a str) -> &'a str {
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        ":443"
+    } else if scheme.eq_ignore_ascii_case("http") {
+        ":80"
+    } else {
+        return authority;
+    };
+    authority.strip_suffix(default).unwrap_or(authority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::headers;
+
+    fn check(csrf: &CsrfOptions, method: Method, pairs: &[(&str, &str)]) -> bool {
+        csrf.check(&method, &headers(pairs), None).is_ok()
+    }
+
+    #[test]
+    fn cross_site_fetch_metadata_or_foreign_origin_is_refused_for_unsafe_methods() {
+        let csrf = CsrfOptions::default();
+        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(!check(&csrf, method.clone(), &[("sec-fetch-site", "cross-site")]));
+            assert!(!check(&csrf, method.clone(), &[("host", "api.example"), ("origin", "https://evil.example")]));
+            assert!(!check(&csrf, method, &[("host", "api.example"), ("origin", "null")]));
+        }
+        assert!(check(&csrf, Method::GET, &[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")]));
+    }
+
+    #[test]
+    fn same_origin_allowed_origin_and_headerless_requests_pass() {
+        let csrf = CsrfOptions::default().allow_origin("https://App.Example/");
+        assert!(check(&csrf, Method::POST, &[]));
+        assert!(check(
+            &csrf,
+            Method::POST,
+            &[("sec-fetch-site", "same-origin"), ("host", "api.example:8443"), ("origin", "https://api.example:8443")]
+        ));
+        assert!(check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "https://api.example:443")]));
+        assert!(check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "https://app.example")]));
+        assert!(!check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "http://app.example")]));
+        assert!(!check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "https://api.example.evil")]));
+    }
+
+    #[test]
+    fn disabled_csrf_checks_nothing() {
+        assert!(check(&CsrfOptions::disabled(), Method::POST, &[("sec-fetch-site", "cross-site")]));
+    }
+}

@@ -1,0 +1,199 @@
+//! A small harness for the strategies' unit tests: services with a JWT service and an optional store, a
+//! request builder, and an onion runner whose function answers with a chosen response.
+
+use std::sync::{Arc, Mutex};
+
+use http::HeaderName;
+use http_body_util::BodyExt;
+use pikku_runtime::{
+    BoxFuture, HeaderMap, HeaderValue, Method, Middleware, Next, Request, Response, SessionChange, StatusCode,
+    TestEndpoint,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::jwt::JwtService;
+use crate::token::now_secs;
+use crate::{AuthServices, InMemorySessionStore, SessionStore, StoreError};
+
+pub(crate) const SECRET: [u8; 32] = [42; 32];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TestSession {
+    pub(crate) user_id: String,
+    pub(crate) role: String,
+}
+
+pub(crate) fn alice() -> TestSession {
+    TestSession { user_id: "u1".into(), role: "admin".into() }
+}
+
+pub(crate) fn bob() -> TestSession {
+    TestSession { user_id: "u2".into(), role: "user".into() }
+}
+
+pub(crate) struct TestServices {
+    pub(crate) jwt: JwtService,
+    pub(crate) store: InMemorySessionStore,
+    pub(crate) use_store: bool,
+    pub(crate) failing_store: bool,
+}
+
+pub(crate) fn services(use_store: bool) -> TestServices {
+    TestServices {
+        jwt: JwtService::hs256(SECRET).unwrap(),
+        store: InMemorySessionStore::new(),
+        use_store,
+        failing_store: false,
+    }
+}
+
+struct FailingStore;
+
+#[derive(Debug, thiserror::Error)]
+#[error("connection refused")]
+struct Refused;
+
+impl SessionStore for FailingStore {
+    fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })
+    }
+    fn revoke<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })
+    }
+}
+
+static FAILING: FailingStore = FailingStore;
+
+impl AuthServices for TestServices {
+    fn jwt(&self) -> &JwtService {
+        &self.jwt
+    }
+    fn session_store(&self) -> Option<&dyn SessionStore> {
+        if self.failing_store {
+            Some(&FAILING)
+        } else if self.use_store {
+            Some(&self.store)
+        } else {
+            None
+        }
+    }
+}
+
+pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+    }
+    map
+}
+
+pub(crate) fn request(method: &str, uri: &str, pairs: &[(&str, &str)]) -> Request<TestSession> {
+    Request::for_test(Method::from_bytes(method.as_bytes()).unwrap(), uri, headers(pairs))
+}
+
+pub(crate) struct Outcome {
+    pub(crate) response: Response,
+    pub(crate) endpoint_ran: bool,
+    pub(crate) seen_session: Option<TestSession>,
+}
+
+/// Runs `request` through `chain` and a function that answers with `respond()`.
+pub(crate) async fn run(
+    services: &TestServices,
+    chain: Vec<Middleware<TestServices, TestSession>>,
+    request: Request<TestSession>,
+    respond: impl Fn() -> Response + Send + Sync + 'static,
+) -> Outcome {
+    let seen = Arc::new(Mutex::new(None));
+    let seen_in_endpoint = Arc::clone(&seen);
+    let endpoint = TestEndpoint::new(move |request: Request<TestSession>| {
+        *seen_in_endpoint.lock().unwrap() = Some(request.session().cloned());
+        respond()
+    });
+    let response = Next::for_test(services, &chain, &endpoint).run(request).await;
+    let seen = seen.lock().unwrap().take();
+    Outcome { response, endpoint_ran: seen.is_some(), seen_session: seen.flatten() }
+}
+
+fn status_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Default::default());
+    *response.status_mut() = status;
+    response
+}
+
+pub(crate) fn ok_response() -> impl Fn() -> Response + Send + Sync + 'static {
+    || status_response(StatusCode::OK)
+}
+
+pub(crate) fn error_response(status: StatusCode) -> impl Fn() -> Response + Send + Sync + 'static {
+    move || status_response(status)
+}
+
+/// A successful function that called `clear_session`.
+pub(crate) fn logout_response() -> impl Fn() -> Response + Send + Sync + 'static {
+    || {
+        let mut response = status_response(StatusCode::NO_CONTENT);
+        response.extensions_mut().insert(SessionChange::<TestSession>::Cleared);
+        response
+    }
+}
+
+/// A successful function that called `set_session(session)`.
+pub(crate) fn login_response(session: TestSession) -> impl Fn() -> Response + Send + Sync + 'static {
+    move || {
+        let mut response = status_response(StatusCode::OK);
+        response.extensions_mut().insert(SessionChange::Set(session.clone()));
+        response
+    }
+}
+
+pub(crate) async fn body_text(response: Response) -> String {
+    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+/// Signs arbitrary claims with the test secret (kid `primary`, or none).
+pub(crate) fn mint(claims: serde_json::Value, kid: bool) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    if kid {
+        header.kid = Some("primary".into());
+    }
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&SECRET)).unwrap()
+}
+
+fn session_claims(session: &TestSession, iat: i64, exp: i64) -> serde_json::Value {
+    let mut claims = serde_json::to_value(session).unwrap();
+    claims["iat"] = iat.into();
+    claims["exp"] = exp.into();
+    claims
+}
+
+/// A token of this service that expired a minute ago (beyond the leeway).
+pub(crate) fn expired_token(_jwt: &JwtService, session: &TestSession) -> String {
+    let now = now_secs();
+    let mut claims = session_claims(session, now - 3600, now - 60);
+    claims["jti"] = "expiredsid.nonce".into();
+    mint(claims, true)
+}
+
+/// A token as a Pikku TypeScript service mints it: no `kid`, no `jti`.
+pub(crate) fn token_without_jti(session: &TestSession) -> String {
+    let now = now_secs();
+    mint(session_claims(session, now, now + 3600), false)
+}
+
+/// A token of session `sid` issued `age` seconds ago, living `lifetime` seconds.
+pub(crate) fn aged_token(session: &TestSession, sid: &str, age: i64, lifetime: i64) -> String {
+    let iat = now_secs() - age;
+    let mut claims = session_claims(session, iat, iat + lifetime);
+    claims["jti"] = format!("{sid}.nonce").into();
+    mint(claims, true)
+}
+
+/// The token with one signature character changed.
+pub(crate) fn tamper(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
