@@ -108,7 +108,7 @@ pub(crate) fn parse_template(template: &str) -> Result<Template, String> {
     }
     let mut router_path = String::with_capacity(template.len());
     let mut shape = String::with_capacity(template.len());
-    let mut params = Vec::new();
+    let mut params: Vec<Box<str>> = Vec::new();
     for segment in template.split('/').skip(1) {
         router_path.push('/');
         shape.push('/');
@@ -118,7 +118,7 @@ pub(crate) fn parse_template(template: &str) -> Result<Template, String> {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return Err(format!("parameter `{segment}` must be a name of letters, digits and '_'"));
                 }
-                if params.iter().any(|p: &Box<str>| &**p == name) {
+                if params.iter().any(|p| &**p == name) {
                     return Err(format!("parameter `{name}` appears twice"));
                 }
                 router_path.push('{');
@@ -329,7 +329,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 chain.extend(decl.middleware.iter().cloned());
             }
             for decl in wirings.tags.iter().filter(|d| {
-                function.def.tags.contains(&d.pattern.as_str()) || route.tags.iter().any(|t| *t == d.pattern)
+                function.def.tags.contains(&d.pattern.as_str()) || route.tags.contains(&d.pattern)
             }) {
                 chain.extend(decl.middleware.iter().cloned());
             }
