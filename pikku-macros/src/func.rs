@@ -35,22 +35,22 @@ fn model<'a>(item: &'a ItemFn, options: &FuncOptions) -> syn::Result<FuncModel<'
     let session = match (kind.as_str(), type_args(context).as_slice()) {
         ("Context" | "OptionalContext", [session]) => *session,
         _ => {
-            return Err(syn::Error::new(
-                context.span(),
+            return Err(syn::Error::new_spanned(
+                context_arg,
                 "the context is `&Context<Session>` (session required) or `&OptionalContext<Session>` (with `auth = false`)",
             ))
         }
     };
     match (kind.as_str(), options.requires_session()) {
         ("Context", false) => {
-            return Err(syn::Error::new(
-                context.span(),
+            return Err(syn::Error::new_spanned(
+                context_arg,
                 "an `auth = false` function may run without a session, so it cannot take `&Context<_>`, which guarantees one: take `ctx: &OptionalContext<Session>` and handle `ctx.session()` being `None`",
             ))
         }
         ("OptionalContext", true) => {
-            return Err(syn::Error::new(
-                context.span(),
+            return Err(syn::Error::new_spanned(
+                context_arg,
                 "this function requires a session (the default), so its context is `&Context<Session>`; to allow requests without one, add `auth = false`",
             ))
         }
@@ -59,7 +59,7 @@ fn model<'a>(item: &'a ItemFn, options: &FuncOptions) -> syn::Result<FuncModel<'
     let (output, _error) = result_types(
         &item.sig.output,
         item.sig.ident.span(),
-        "a pikku function returns `Result<Output, Error>` where `Error: Into<PikkuError>`",
+        "a pikku function returns `Result<Output, Error>` where `Error: Into<PikkuError>`: write `-> Result<Output, PikkuError>` (`Result<(), PikkuError>` for no output)",
     )?;
     Ok(FuncModel { services, input, context, session, output })
 }

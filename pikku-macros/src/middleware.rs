@@ -3,7 +3,6 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::spanned::Spanned;
 use syn::ItemFn;
 
 use crate::signature::{arg_type, check_shape, companion, last_segment, no_attr, shared_ref_target, type_args};
@@ -19,16 +18,16 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let session = match (last_segment(request), type_args(request).as_slice()) {
         (Some(segment), [session]) if segment.ident == "Request" => *session,
         _ => {
-            return Err(syn::Error::new(
-                request.span(),
+            return Err(syn::Error::new_spanned(
+                request,
                 "the second argument is the request, by value: `request: Request<Session>`",
             ))
         }
     };
     let next = arg_type(&item, 2);
-    if !last_segment(next).is_some_and(|s| s.ident == "Next") {
-        return Err(syn::Error::new(
-            next.span(),
+    if last_segment(next).is_none_or(|s| s.ident != "Next") {
+        return Err(syn::Error::new_spanned(
+            next,
             "the third argument is the rest of the chain: `next: Next<'_, Services, Session>`",
         ));
     }

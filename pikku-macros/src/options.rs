@@ -1,7 +1,6 @@
 //! The options of `#[pikku_func(...)]`.
 
 use syn::parse::ParseStream;
-use syn::spanned::Spanned;
 use syn::{Expr, LitBool, LitStr, Path};
 
 const KNOWN: &str = "`auth`, `permissions`, `middleware`, `tags`, `description`";
@@ -62,8 +61,8 @@ fn parse_bool(value: ParseStream) -> syn::Result<LitBool> {
     let expr: Expr = value.parse()?;
     match &expr {
         Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. }) => Ok(b.clone()),
-        other => Err(syn::Error::new(
-            other.span(),
+        other => Err(syn::Error::new_spanned(
+            other,
             "`auth` takes `true` or `false`: write `auth = false` for a function that may run without a session",
         )),
     }
@@ -73,7 +72,7 @@ fn parse_array(value: ParseStream, name: &str) -> syn::Result<Vec<Expr>> {
     let expr: Expr = value.parse()?;
     match expr {
         Expr::Array(array) => Ok(array.elems.into_iter().collect()),
-        other => Err(syn::Error::new(other.span(), format!("`{name}` takes a list: `{name} = [...]`"))),
+        other => Err(syn::Error::new_spanned(other, format!("`{name}` takes a list: `{name} = [...]`"))),
     }
 }
 
@@ -85,8 +84,8 @@ fn parse_permissions(value: ParseStream) -> syn::Result<Vec<Vec<Path>>> {
     }
     if nested != items.len() {
         let flat = items.iter().find(|e| !matches!(e, Expr::Array(_))).expect("some item is not a list");
-        return Err(syn::Error::new(
-            flat.span(),
+        return Err(syn::Error::new_spanned(
+            flat,
             "mix of permissions and groups: write either `[a, b]` (all must pass) or `[[a], [b, c]]` (one group must pass)",
         ));
     }
@@ -102,8 +101,8 @@ fn parse_permissions(value: ParseStream) -> syn::Result<Vec<Vec<Path>>> {
 fn permission_path(expr: &Expr) -> syn::Result<Path> {
     match expr {
         Expr::Path(p) if p.qself.is_none() => Ok(p.path.clone()),
-        other => Err(syn::Error::new(
-            other.span(),
+        other => Err(syn::Error::new_spanned(
+            other,
             "a permission is named by its path: `permissions = [is_admin]`, where `is_admin` is a #[pikku_auth] or #[pikku_permission] fn",
         )),
     }
@@ -114,7 +113,7 @@ fn parse_tags(value: ParseStream) -> syn::Result<Vec<LitStr>> {
         .into_iter()
         .map(|e| match e {
             Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Ok(s),
-            other => Err(syn::Error::new(other.span(), "a tag is a string literal: `tags = [\"admin\"]`")),
+            other => Err(syn::Error::new_spanned(other, "a tag is a string literal: `tags = [\"admin\"]`")),
         })
         .collect()
 }

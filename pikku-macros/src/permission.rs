@@ -4,7 +4,6 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::spanned::Spanned;
 use syn::{ItemFn, Type};
 
 use crate::signature::{
@@ -51,9 +50,9 @@ pub(crate) fn expand_permission(attr: TokenStream, item: TokenStream) -> syn::Re
         Type::Reference(r) if r.mutability.is_none() => (&*r.elem, false),
         other if last_segment(other).is_some_and(|s| s.ident == "Option") => match type_args(other).as_slice() {
             [inner] => (shared_ref_target(inner, session_message)?, true),
-            _ => return Err(syn::Error::new(other.span(), session_message)),
+            _ => return Err(syn::Error::new_spanned(other, session_message)),
         },
-        other => return Err(syn::Error::new(other.span(), session_message)),
+        other => return Err(syn::Error::new_spanned(other, session_message)),
     };
     let data_arg = if by_ref { quote!(&data) } else { quote!(data) };
     let call = if optional {

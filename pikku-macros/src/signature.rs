@@ -8,7 +8,7 @@ pub(crate) fn no_attr(attr: proc_macro2::TokenStream, macro_name: &str) -> syn::
     if attr.is_empty() {
         Ok(())
     } else {
-        Err(syn::Error::new(attr.span(), format!("#[{macro_name}] takes no options")))
+        Err(syn::Error::new_spanned(attr, format!("#[{macro_name}] takes no options")))
     }
 }
 
@@ -31,24 +31,31 @@ pub(crate) fn check_shape(
         return Err(syn::Error::new(sig.asyncness.span(), format!("{what} is not async: remove `async`")));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new(sig.generics.span(), format!("{what} cannot be generic: name the concrete types")));
+        let message = format!("{what} cannot be generic: name the concrete types");
+        return Err(if sig.generics.params.is_empty() {
+            syn::Error::new_spanned(&sig.generics.where_clause, message)
+        } else {
+            syn::Error::new_spanned(&sig.generics, message)
+        });
     }
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
-        return Err(syn::Error::new(
-            receiver.span(),
+        return Err(syn::Error::new_spanned(
+            receiver,
             format!("{what} is a free function, not a method: remove `self`"),
         ));
     }
     if sig.inputs.len() != arity {
-        let span = if sig.inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() };
-        return Err(syn::Error::new(
-            span,
-            format!(
-                "{what} takes exactly {arity} arguments, found {}: write `fn {}{expected}`",
-                sig.inputs.len(),
-                sig.ident
-            ),
-        ));
+        let message = format!(
+            "{what} takes exactly {arity} arguments, found {}: write `{}fn {}{expected}`",
+            sig.inputs.len(),
+            if want_async { "async " } else { "" },
+            sig.ident
+        );
+        return Err(if sig.inputs.is_empty() {
+            syn::Error::new(sig.paren_token.span.join(), message)
+        } else {
+            syn::Error::new_spanned(&sig.inputs, message)
+        });
     }
     Ok(())
 }
@@ -64,7 +71,7 @@ pub(crate) fn arg_type(item: &ItemFn, index: usize) -> &Type {
 pub(crate) fn shared_ref_target<'t>(ty: &'t Type, message: &str) -> syn::Result<&'t Type> {
     match ty {
         Type::Reference(r) if r.mutability.is_none() => Ok(&r.elem),
-        _ => Err(syn::Error::new(ty.span(), message)),
+        _ => Err(syn::Error::new_spanned(ty, message)),
     }
 }
 
@@ -101,7 +108,7 @@ pub(crate) fn result_types<'t>(
     let is_result = last_segment(ty).is_some_and(|s| s.ident == "Result");
     let args = type_args(ty);
     if !is_result || args.len() != 2 {
-        return Err(syn::Error::new(ty.span(), message));
+        return Err(syn::Error::new_spanned(ty, message));
     }
     Ok((args[0], args[1]))
 }
@@ -112,11 +119,11 @@ pub(crate) fn expect_bool(output: &ReturnType, fallback: Span, what: &str) -> sy
     if ok {
         Ok(())
     } else {
-        let span = match output {
-            ReturnType::Type(_, ty) => ty.span(),
-            ReturnType::Default => fallback,
-        };
-        Err(syn::Error::new(span, format!("{what} returns `bool`: `true` lets the request through")))
+        let message = format!("{what} returns `bool`: `true` lets the request through");
+        Err(match output {
+            ReturnType::Type(_, ty) => syn::Error::new_spanned(ty, message),
+            ReturnType::Default => syn::Error::new(fallback, message),
+        })
     }
 }
 

@@ -2,7 +2,6 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::{ItemFn, Type};
 
 use crate::signature::{arg_type, check_shape, last_segment, no_attr};
@@ -14,8 +13,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let arg = arg_type(&item, 0);
     let is_wirings = matches!(arg, Type::Reference(r) if r.mutability.is_some() && last_segment(&r.elem).is_some_and(|s| s.ident == "Wirings"));
     if !is_wirings {
-        return Err(syn::Error::new(
-            arg.span(),
+        return Err(syn::Error::new_spanned(
+            arg,
             "a wiring function takes the wirings mutably: `w: &mut Wirings<Services, Session>`",
         ));
     }

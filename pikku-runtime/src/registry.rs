@@ -328,9 +328,11 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             for decl in wirings.http.iter().filter(|d| pattern_matches(&d.pattern, &template)) {
                 chain.extend(decl.middleware.iter().cloned());
             }
-            for decl in wirings.tags.iter().filter(|d| {
-                function.def.tags.contains(&d.pattern.as_str()) || route.tags.contains(&d.pattern)
-            }) {
+            for decl in wirings
+                .tags
+                .iter()
+                .filter(|d| function.def.tags.contains(&d.pattern.as_str()) || route.tags.contains(&d.pattern))
+            {
                 chain.extend(decl.middleware.iter().cloned());
             }
             chain.extend(route.middleware.iter().cloned());

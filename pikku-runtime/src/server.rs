@@ -90,6 +90,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
             .timer(TokioTimer::new())
             .keep_alive(true)
             .header_read_timeout(self.inner.config.header_read_timeout)
+            // The buffer cap alone is soft (a head that completes within the last read is accepted even
+            // when it overshoots); `max_header_size` is the exact cap that answers 431.
+            .max_header_size(self.inner.config.max_header_bytes)
             .max_buf_size(self.inner.config.max_header_bytes.max(8192));
         tokio::pin!(shutdown);
         loop {

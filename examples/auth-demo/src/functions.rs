@@ -14,7 +14,11 @@ pub struct Health {
 
 /// Liveness: public, cheap.
 #[pikku_func(auth = false, description = "Liveness probe", tags = ["public"])]
-pub async fn health(_services: &Services, _data: (), _ctx: &OptionalContext<UserSession>) -> Result<Health, PikkuError> {
+pub async fn health(
+    _services: &Services,
+    _data: (),
+    _ctx: &OptionalContext<UserSession>,
+) -> Result<Health, PikkuError> {
     Ok(Health { ok: true })
 }
 
@@ -104,7 +108,10 @@ pub struct NewNote {
 pub async fn add_note(services: &Services, data: NewNote, _ctx: &Context<UserSession>) -> Result<Note, PikkuError> {
     let length = data.text.chars().count();
     if length == 0 || length > MAX_NOTE_CHARS {
-        return Err(PikkuError::invalid_field("text", format!("`text` must be 1 to {MAX_NOTE_CHARS} characters, got {length}")));
+        return Err(PikkuError::invalid_field(
+            "text",
+            format!("`text` must be 1 to {MAX_NOTE_CHARS} characters, got {length}"),
+        ));
     }
     Ok(services.notes.add(data.user_id, data.text))
 }
@@ -132,7 +139,11 @@ pub struct NoteList {
 
 /// A user's most recent notes, newest last.
 #[pikku_func(permissions = [owns_or_admin], description = "List a user's notes")]
-pub async fn list_notes(services: &Services, data: ListNotes, _ctx: &Context<UserSession>) -> Result<NoteList, PikkuError> {
+pub async fn list_notes(
+    services: &Services,
+    data: ListNotes,
+    _ctx: &Context<UserSession>,
+) -> Result<NoteList, PikkuError> {
     let limit = data.limit.unwrap_or(DEFAULT_NOTES_LIMIT);
     if !(1..=MAX_NOTES_LIMIT).contains(&limit) {
         return Err(PikkuError::invalid_field("limit", format!("`limit` must be 1 to {MAX_NOTES_LIMIT}, got {limit}")));

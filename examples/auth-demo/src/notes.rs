@@ -66,7 +66,9 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let notes = notes.clone();
-                std::thread::spawn(move || (0..100).map(|i| notes.add("u1".into(), format!("{t}-{i}")).id).collect::<Vec<_>>())
+                std::thread::spawn(move || {
+                    (0..100).map(|i| notes.add("u1".into(), format!("{t}-{i}")).id).collect::<Vec<_>>()
+                })
             })
             .collect();
         let mut ids: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();

@@ -1,0 +1,922 @@
+//! The HTTP core over a real socket: routing, input, the auth gate, session write-back, errors,
+//! request ids, the middleware onion, permissions, limits and graceful shutdown (spec sections 1, 2, 6,
+//! 7, 8, 9). Each test starts its own server on 127.0.0.1:0.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::Full;
+use pikku::prelude::*;
+use pikku::HeaderValue;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Notify;
+
+use support::*;
+
+// ---------------------------------------------------------------------------------------------------
+// The application under test
+
+pub struct Services {
+    /// Signalled when the slow function has started (for the graceful shutdown test).
+    slow_started: Arc<Notify>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    user: String,
+}
+
+const BODY_LIMIT: usize = 1024;
+
+fn server() -> (pikku::Server<Services, Session>, Arc<Notify>) {
+    let slow_started = Arc::new(Notify::new());
+    let server = App::<Services, Session>::new()
+        .body_limit(BODY_LIMIT)
+        .header_read_timeout(Duration::from_secs(1))
+        .shutdown_grace(Duration::from_secs(3))
+        .build(Services { slow_started: Arc::clone(&slow_started) })
+        .expect("the test application starts");
+    (server, slow_started)
+}
+
+async fn start() -> Running {
+    Running::start(server().0).await
+}
+
+mod functions {
+    use super::*;
+
+    #[derive(Serialize)]
+    pub struct Message {
+        pub message: String,
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn hello(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+        Ok(Message { message: "hello".into() })
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn list_items(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Vec<u32>, PikkuError> {
+        Ok(vec![1, 2])
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn create_item(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+        Ok(Message { message: "created".into() })
+    }
+
+    #[derive(Deserialize)]
+    pub struct ThingId {
+        pub id: u32,
+    }
+
+    /// Output `()`: 204.
+    #[pikku_func(auth = false)]
+    pub async fn delete_thing(_s: &Services, data: ThingId, _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        assert!(data.id > 0);
+        Ok(())
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct NotePath {
+        #[serde(rename = "userId")]
+        pub user_id: String,
+        #[serde(rename = "noteId")]
+        pub note_id: u64,
+    }
+
+    /// Both parameter syntaxes in one template.
+    #[pikku_func(auth = false)]
+    pub async fn get_note(
+        _s: &Services,
+        data: NotePath,
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<NotePath, PikkuError> {
+        Ok(data)
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct NoteInput {
+        #[serde(rename = "userId")]
+        pub user_id: u64,
+        pub text: String,
+        pub done: bool,
+        pub limit: u32,
+        pub tag: Option<String>,
+        pub payload: Option<Payload>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Payload {
+        pub field: String,
+    }
+
+    /// Path, query and body merged into one struct.
+    #[pikku_func(auth = false)]
+    pub async fn create_note(
+        _s: &Services,
+        data: NoteInput,
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<NoteInput, PikkuError> {
+        Ok(data)
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Search {
+        pub limit: u32,
+        pub q: Option<String>,
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn search(_s: &Services, data: Search, _ctx: &OptionalContext<Session>) -> Result<Search, PikkuError> {
+        Ok(data)
+    }
+
+    #[derive(Serialize)]
+    pub struct Me {
+        pub user: String,
+    }
+
+    /// Session required (the default).
+    #[pikku_func]
+    pub async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Me, PikkuError> {
+        Ok(Me { user: ctx.session().user.clone() })
+    }
+
+    #[derive(Deserialize)]
+    pub struct Upload {
+        pub text: String,
+    }
+
+    #[pikku_func]
+    pub async fn upload(_s: &Services, data: Upload, _ctx: &Context<Session>) -> Result<Message, PikkuError> {
+        Ok(Message { message: data.text })
+    }
+
+    #[pikku_func]
+    pub async fn session_ok(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+        ctx.set_session(Session { user: "renewed".into() });
+        Ok(())
+    }
+
+    #[pikku_func]
+    pub async fn session_fail(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+        ctx.set_session(Session { user: "renewed".into() });
+        Err(PikkuError::conflict("refused after set_session"))
+    }
+
+    /// An application error with its own status and name.
+    pub enum ThingError {
+        Duplicate,
+    }
+
+    impl From<ThingError> for PikkuError {
+        fn from(e: ThingError) -> Self {
+            match e {
+                ThingError::Duplicate => {
+                    PikkuError::new(StatusCode::CONFLICT, "DuplicateThingError", "that thing exists already")
+                }
+            }
+        }
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn duplicate(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), ThingError> {
+        Err(ThingError::Duplicate)
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn leak(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        Err(PikkuError::internal("db password=hunter2 refused"))
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn explode(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        panic!("explode: deliberate panic in a test function");
+    }
+
+    #[pikku_func(auth = false)]
+    pub async fn slow(s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+        s.slow_started.notify_one();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(Message { message: "slow done".into() })
+    }
+
+    #[derive(Deserialize)]
+    pub struct TraceId {
+        #[allow(dead_code)]
+        pub id: String,
+    }
+
+    #[pikku_func(auth = false, tags = ["fntag"], middleware = [t_func])]
+    pub async fn traced(_s: &Services, _data: TraceId, _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        Ok(())
+    }
+
+    #[pikku_func(auth = false, middleware = [t_func])]
+    pub async fn stopped(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        panic!("the function behind a middleware that answers must not run");
+    }
+
+    // Permissions
+
+    #[pikku_auth]
+    pub async fn is_admin(_s: &Services, session: &Session) -> bool {
+        session.user == "admin"
+    }
+
+    #[pikku_auth]
+    pub async fn is_staff(_s: &Services, session: &Session) -> bool {
+        session.user.starts_with("staff")
+    }
+
+    #[derive(Deserialize)]
+    pub struct UserView {
+        #[serde(rename = "userId")]
+        pub user_id: String,
+    }
+
+    /// The data view: the path's `userId`.
+    #[pikku_permission]
+    pub async fn is_self(_s: &Services, data: UserView, session: Option<&Session>) -> bool {
+        session.is_some_and(|s| s.user == data.user_id)
+    }
+
+    /// The global permission: every function, independently of its own permissions.
+    #[pikku_permission]
+    pub async fn not_banned(_s: &Services, _data: (), session: Option<&Session>) -> bool {
+        session.is_none_or(|s| s.user != "banned")
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct UserPath {
+        #[serde(rename = "userId")]
+        pub user_id: String,
+    }
+
+    #[pikku_func(permissions = [is_staff, is_self])]
+    pub async fn and_user(_s: &Services, data: UserPath, _ctx: &Context<Session>) -> Result<UserPath, PikkuError> {
+        Ok(data)
+    }
+
+    #[pikku_func(permissions = [[is_admin], [is_self]])]
+    pub async fn or_user(_s: &Services, data: UserPath, _ctx: &Context<Session>) -> Result<UserPath, PikkuError> {
+        Ok(data)
+    }
+
+    #[pikku_func(auth = false, permissions = [is_admin])]
+    pub async fn public_admin(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+        Ok(())
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Limit {
+        pub limit: u32,
+    }
+
+    #[pikku_func(permissions = [is_admin])]
+    pub async fn admin_limit(_s: &Services, data: Limit, _ctx: &Context<Session>) -> Result<Limit, PikkuError> {
+        Ok(data)
+    }
+}
+
+mod middleware {
+    use super::*;
+
+    /// A stand-in for an authentication strategy: `x-user: ada` becomes the session.
+    #[pikku_middleware]
+    pub async fn dev_session(
+        _s: &Services,
+        mut request: Request<Session>,
+        next: Next<'_, Services, Session>,
+    ) -> Result<Response, PikkuError> {
+        if let Some(user) = request.headers().get("x-user").and_then(|v| v.to_str().ok()) {
+            let user = user.to_owned();
+            request.set_session(Session { user });
+        }
+        Ok(next.run(request).await)
+    }
+
+    /// Puts the session change the strategies would see into `x-session-change`.
+    #[pikku_middleware]
+    pub async fn record_change(
+        _s: &Services,
+        request: Request<Session>,
+        next: Next<'_, Services, Session>,
+    ) -> Result<Response, PikkuError> {
+        let mut response = next.run(request).await;
+        let seen = match pikku::session_change::<Session>(&response) {
+            None => "none".to_owned(),
+            Some(pikku::SessionChange::Set(session)) => format!("set:{}", session.user),
+            Some(pikku::SessionChange::Cleared) => "cleared".to_owned(),
+        };
+        response.headers_mut().insert("x-session-change", HeaderValue::from_str(&seen).expect("header text"));
+        Ok(response)
+    }
+
+    macro_rules! tracers {
+        ($($name:ident),* $(,)?) => {$(
+            /// Appends its name to `x-trace` on the way back.
+            #[pikku_middleware]
+            pub async fn $name(
+                _s: &Services,
+                request: Request<Session>,
+                next: Next<'_, Services, Session>,
+            ) -> Result<Response, PikkuError> {
+                let mut response = next.run(request).await;
+                response.headers_mut().append("x-trace", HeaderValue::from_static(stringify!($name)));
+                Ok(response)
+            }
+        )*};
+    }
+
+    tracers!(t_global, t_exact, t_star, t_api, t_fntag, t_routetag, t_route, t_func);
+
+    /// Answers by itself: the rest of the chain and the function do not run.
+    #[pikku_middleware]
+    pub async fn stopper(
+        _s: &Services,
+        _request: Request<Session>,
+        _next: Next<'_, Services, Session>,
+    ) -> Result<Response, PikkuError> {
+        pikku::json_response(StatusCode::IM_A_TEAPOT, &json!({"stoppedBy": "stopper"}))
+    }
+}
+
+use functions::*;
+use middleware::*;
+
+#[pikku_wiring]
+fn routes(w: &mut Wirings<Services, Session>) {
+    w.add_middleware([dev_session.into(), t_global.into()]);
+    w.add_permission(not_banned);
+
+    w.get("/hello", hello);
+    w.get("/items", list_items);
+    w.post("/items", create_item);
+    w.delete("/things/:id", delete_thing);
+    w.get("/users/{userId}/notes/:noteId", get_note);
+    w.post("/users/:userId/notes", create_note);
+    w.get("/search", search);
+    w.get("/me", me);
+    w.post("/me/upload", upload);
+    w.post("/session/ok", session_ok).middleware([record_change.into()]);
+    w.post("/session/fail", session_fail).middleware([record_change.into()]);
+    w.get("/duplicate", duplicate);
+    w.get("/leak", leak);
+    w.get("/explode", explode);
+    w.get("/slow", slow);
+    w.get("/and/users/:userId", and_user);
+    w.get("/or/users/:userId", or_user);
+    w.get("/public-admin", public_admin);
+    w.get("/admin/limit", admin_limit);
+}
+
+/// The onion: declared out of "specificity" order on purpose, so declaration order is what is pinned.
+#[pikku_wiring]
+fn traced_routes(w: &mut Wirings<Services, Session>) {
+    w.add_http_middleware("/api/trace/:id", [t_exact.into()]);
+    w.add_http_middleware("*", [t_star.into()]);
+    w.add_http_middleware("/api/*", [t_api.into()]);
+    w.add_tag_middleware("fntag", [t_fntag.into()]);
+    w.add_tag_middleware("routetag", [t_routetag.into()]);
+    w.get("/api/trace/{id}", traced).middleware([t_route.into()]).tags(["routetag"]);
+    w.get("/api/stop", stopped).middleware([t_route.into(), stopper.into()]).tags(["routetag"]);
+}
+
+fn get_req(path: &str) -> http::Request<Full<Bytes>> {
+    request(Method::GET, path).body(empty()).expect("request")
+}
+
+fn as_user(method: Method, path: &str, user: &str) -> http::Request<Full<Bytes>> {
+    request(method, path).header("x-user", user).body(empty()).expect("request")
+}
+
+fn post_json(path: &str, body: &serde_json::Value) -> http::Request<Full<Bytes>> {
+    request(Method::POST, path).header("content-type", "application/json").body(json_body(body)).expect("request")
+}
+
+fn post_raw_json(path: &str, body: &'static str) -> http::Request<Full<Bytes>> {
+    request(Method::POST, path)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .expect("request")
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Routing
+
+#[tokio::test]
+async fn get_route_answers_200_json() {
+    let app = start().await;
+    let reply = get(app.addr, "/hello").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json(), json!({"message": "hello"}));
+}
+
+#[tokio::test]
+async fn unit_output_is_204_with_empty_body() {
+    let app = start().await;
+    let reply = send(app.addr, request(Method::DELETE, "/things/5").body(empty()).unwrap()).await;
+    assert_eq!(reply.status, 204);
+    assert!(reply.body.is_empty(), "204 has no body: {:?}", reply.body);
+}
+
+#[tokio::test]
+async fn unknown_path_is_404_json_error() {
+    let app = start().await;
+    let reply = get(app.addr, "/no/such/path").await;
+    let body = reply.assert_error(404, "NotFoundError");
+    assert!(!body["message"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_with_allow_listing_methods_and_head() {
+    let app = start().await;
+    let reply = send(app.addr, request(Method::POST, "/hello").body(empty()).unwrap()).await;
+    reply.assert_error(405, "MethodNotAllowedError");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+
+    let reply = send(app.addr, request(Method::DELETE, "/items").body(empty()).unwrap()).await;
+    reply.assert_error(405, "MethodNotAllowedError");
+    let mut allowed: Vec<String> =
+        reply.header("allow").unwrap().split(',').map(|m| m.trim().to_owned()).collect::<Vec<_>>();
+    allowed.sort();
+    assert_eq!(allowed, ["GET", "HEAD", "POST"]);
+
+    // A path with no GET does not advertise HEAD.
+    let reply = send(app.addr, request(Method::GET, "/session/ok").body(empty()).unwrap()).await;
+    reply.assert_error(405, "MethodNotAllowedError");
+    assert_eq!(reply.header("allow"), Some("POST"));
+}
+
+#[tokio::test]
+async fn head_on_a_get_route_answers_without_body() {
+    let app = start().await;
+    let reply = send(app.addr, request(Method::HEAD, "/hello").body(empty()).unwrap()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert!(reply.body.is_empty());
+}
+
+#[tokio::test]
+async fn colon_and_brace_parameters_fill_the_input() {
+    let app = start().await;
+    let reply = get(app.addr, "/users/ada/notes/42").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"userId": "ada", "noteId": 42}));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Input
+
+#[tokio::test]
+async fn path_query_and_body_merge_into_one_typed_input() {
+    let app = start().await;
+    let reply = send(app.addr, post_json("/users/7/notes?limit=10&done=true", &json!({"text": "hi"}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"userId": 7, "text": "hi", "done": true, "limit": 10, "tag": null, "payload": null})
+    );
+    // Option fields filled from the query and the body.
+    let reply = send(
+        app.addr,
+        post_json("/users/7/notes?limit=0&done=false&tag=x", &json!({"text": "t", "payload": {"field": "f"}})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"userId": 7, "text": "t", "done": false, "limit": 0, "tag": "x", "payload": {"field": "f"}})
+    );
+}
+
+#[tokio::test]
+async fn conflicting_duplicate_keys_are_422() {
+    let app = start().await;
+    let reply = send(app.addr, post_json("/users/7/notes?limit=1&limit=2&done=true", &json!({"text": "hi"}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["payload"]["field"], "limit", "{body}");
+
+    let reply =
+        send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": "hi", "userId": 8}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["payload"]["field"], "userId", "{body}");
+
+    // The same value twice is no conflict.
+    let reply =
+        send(app.addr, post_json("/users/7/notes?limit=1&limit=1&done=true", &json!({"text": "hi", "userId": 7})))
+            .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn malformed_json_is_422_naming_the_position() {
+    let app = start().await;
+    let reply = send(app.addr, post_raw_json("/users/7/notes?limit=1&done=true", r#"{"text": }"#)).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("line 1 column 10"), "{message}");
+}
+
+#[tokio::test]
+async fn missing_field_is_422_naming_the_field() {
+    let app = start().await;
+    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert!(body["message"].as_str().unwrap().contains("`text`"), "{body}");
+    assert_eq!(body["payload"]["field"], "text");
+
+    // A nested field is named by its path.
+    let reply =
+        send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": "t", "payload": {}}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert!(body["message"].as_str().unwrap().contains("payload.field"), "{body}");
+    assert_eq!(body["payload"]["field"], "payload.field");
+
+    // A missing query field too.
+    let reply = send(app.addr, post_json("/users/7/notes?done=true", &json!({"text": "t"}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["payload"]["field"], "limit", "{body}");
+}
+
+#[tokio::test]
+async fn wrong_type_is_422_naming_the_field() {
+    let app = start().await;
+    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": 5}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert!(body["message"].as_str().unwrap().contains("`text`"), "{body}");
+    assert_eq!(body["payload"]["field"], "text");
+
+    for (query, field) in [("limit=ten&done=true", "limit"), ("limit=1&done=yes", "done")] {
+        let reply = send(app.addr, post_json(&format!("/users/7/notes?{query}"), &json!({"text": "t"}))).await;
+        let body = reply.assert_error(422, "UnprocessableContentError");
+        assert_eq!(body["payload"]["field"], field, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(&format!("`{field}`")), "{body}");
+    }
+    let reply = get(app.addr, "/users/ada/notes/not-a-number").await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["payload"]["field"], "noteId", "{body}");
+}
+
+#[tokio::test]
+async fn non_json_body_is_415() {
+    let app = start().await;
+    let req = request(Method::POST, "/users/7/notes?limit=1&done=true")
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")))
+        .unwrap();
+    send(app.addr, req).await.assert_error(415, "UnsupportedMediaTypeError");
+    // No content type at all is not JSON either.
+    let req = request(Method::POST, "/users/7/notes?limit=1&done=true")
+        .body(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")))
+        .unwrap();
+    send(app.addr, req).await.assert_error(415, "UnsupportedMediaTypeError");
+}
+
+#[tokio::test]
+async fn body_within_the_limit_is_accepted() {
+    let app = start().await;
+    let text = "x".repeat(BODY_LIMIT - 100);
+    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({ "text": text }))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn declared_body_over_the_limit_is_413_before_it_is_sent() {
+    let app = start().await;
+    // Only the head: the server must answer from the declared length without waiting for the body.
+    let head = format!(
+        "POST /users/7/notes?limit=1&done=true HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        BODY_LIMIT + 1
+    );
+    let reply = raw(app.addr, head.as_bytes()).await.expect("io").expect("a response");
+    reply.assert_error(413, "PayloadTooLargeError");
+}
+
+#[tokio::test]
+async fn chunked_body_over_the_limit_is_413_without_reading_it_all() {
+    let app = start().await;
+    let chunk = "x".repeat(BODY_LIMIT + 500);
+    // One chunk over the limit and no terminating chunk: the server must stop reading and answer.
+    let request = format!(
+        "POST /users/7/notes?limit=1&done=true HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n",
+        chunk.len()
+    );
+    let reply = raw(app.addr, request.as_bytes()).await.expect("io").expect("a response");
+    reply.assert_error(413, "PayloadTooLargeError");
+}
+
+#[tokio::test]
+async fn get_reads_no_body() {
+    let app = start().await;
+    // A junk body with a junk content type: not read, so neither 415 nor 422.
+    let req = request(Method::GET, "/search?limit=3&q=rust")
+        .header("content-type", "text/x-junk")
+        .body(Full::new(Bytes::from_static(b"{not json at all")))
+        .unwrap();
+    let reply = send(app.addr, req).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"limit": 3, "q": "rust"}));
+    // An oversized declared body on a GET is not read either (no 413).
+    let head = format!("GET /search?limit=4 HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{{", BODY_LIMIT * 10);
+    let reply = raw(app.addr, head.as_bytes()).await.expect("io").expect("a response");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"limit": 4, "q": null}));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The auth gate and session write-back
+
+#[tokio::test]
+async fn session_required_without_session_is_401_with_www_authenticate() {
+    let app = start().await;
+    let reply = get(app.addr, "/me").await;
+    let body = reply.assert_error(401, "MissingSessionError");
+    assert_eq!(body["message"], "Authentication required");
+    assert!(reply.header("www-authenticate").is_some_and(|v| !v.is_empty()), "{:?}", reply.headers);
+
+    let reply = send(app.addr, as_user(Method::GET, "/me", "ada")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"user": "ada"}));
+}
+
+#[tokio::test]
+async fn auth_gate_refuses_before_reading_the_body() {
+    let app = start().await;
+    // Declares 10 MB (over the 1 KiB limit) but sends a few bytes: a 401 promptly, not 413, no hang.
+    let head = "POST /me/upload HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10485760\r\n\r\n{\"te";
+    let started = Instant::now();
+    let reply = within_for(Duration::from_secs(2), "a prompt 401", raw(app.addr, head.as_bytes()))
+        .await
+        .expect("io")
+        .expect("a response");
+    reply.assert_error(401, "MissingSessionError");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // With a session the same route does read the body.
+    let req = request(Method::POST, "/me/upload")
+        .header("x-user", "ada")
+        .header("content-type", "application/json")
+        .body(json_body(&json!({"text": "uploaded"})))
+        .unwrap();
+    let reply = send(app.addr, req).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"message": "uploaded"}));
+}
+
+#[tokio::test]
+async fn session_change_is_applied_only_on_success() {
+    let app = start().await;
+    let reply = send(app.addr, as_user(Method::POST, "/session/ok", "ada")).await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    assert_eq!(reply.header("x-session-change"), Some("set:renewed"));
+
+    let reply = send(app.addr, as_user(Method::POST, "/session/fail", "ada")).await;
+    reply.assert_error(409, "ConflictError");
+    assert_eq!(reply.header("x-session-change"), Some("none"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors
+
+#[tokio::test]
+async fn application_error_keeps_its_status_and_name() {
+    let app = start().await;
+    let body = get(app.addr, "/duplicate").await.assert_error(409, "DuplicateThingError");
+    assert_eq!(body["message"], "that thing exists already");
+}
+
+#[tokio::test]
+async fn internal_error_detail_is_not_sent() {
+    let app = start().await;
+    let reply = get(app.addr, "/leak").await;
+    let body = reply.assert_error(500, "InternalServerError");
+    let text = reply.text();
+    assert!(!text.contains("hunter2") && !text.contains("password"), "{text}");
+    assert!(body.get("payload").is_none());
+}
+
+#[tokio::test]
+async fn panic_is_500_and_the_connection_keeps_serving() {
+    let app = start().await;
+    let mut conn = Conn::open(app.addr).await;
+    let reply = conn.send(get_req("/explode")).await;
+    let body = reply.assert_error(500, "InternalServerError");
+    assert!(!body["message"].as_str().unwrap().contains("deliberate"), "{body}");
+    // Same keep-alive connection.
+    let reply = conn.send(get_req("/hello")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"message": "hello"}));
+    // And a new one.
+    assert_eq!(get(app.addr, "/hello").await.status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Request ids
+
+#[tokio::test]
+async fn sane_client_request_id_is_echoed_in_header_and_error_id() {
+    let app = start().await;
+    let req = request(Method::GET, "/no/such").header("x-request-id", "client-id_1.2:3").body(empty()).unwrap();
+    let reply = send(app.addr, req).await;
+    assert_eq!(reply.header("x-request-id"), Some("client-id_1.2:3"));
+    assert_eq!(reply.assert_error(404, "NotFoundError")["errorId"], "client-id_1.2:3");
+
+    let req = request(Method::GET, "/hello").header("x-request-id", "ok-123").body(empty()).unwrap();
+    assert_eq!(send(app.addr, req).await.header("x-request-id"), Some("ok-123"));
+}
+
+#[tokio::test]
+async fn insane_client_request_id_is_replaced() {
+    let app = start().await;
+    let long = "a".repeat(100);
+    for insane in [long.as_str(), "has space"] {
+        let req = request(Method::GET, "/no/such").header("x-request-id", insane).body(empty()).unwrap();
+        let reply = send(app.addr, req).await;
+        let id = reply.header("x-request-id").expect("a request id").to_owned();
+        assert_ne!(id, insane);
+        assert!(!id.is_empty() && !id.contains(' ') && id.len() <= 64, "{id:?}");
+        assert_eq!(reply.assert_error(404, "NotFoundError")["errorId"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn every_response_gets_a_distinct_generated_request_id() {
+    let app = start().await;
+    let mut conn = Conn::open(app.addr).await;
+    let mut ids = Vec::new();
+    for path in ["/hello", "/hello", "/no/such", "/me"] {
+        let reply = conn.send(get_req(path)).await;
+        let id = reply.header("x-request-id").unwrap_or_else(|| panic!("{path}: no x-request-id")).to_owned();
+        assert!(!id.is_empty());
+        if !reply.status.is_success() {
+            assert_eq!(reply.json()["errorId"], id.as_str());
+        }
+        ids.push(id);
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "ids repeat: {ids:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The middleware onion
+
+#[tokio::test]
+async fn middleware_runs_global_patterns_tags_route_function_in_order() {
+    let app = start().await;
+    let reply = get(app.addr, "/api/trace/1").await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    // Appended on the way back: innermost first.
+    let mut trace = reply.header_all("x-trace");
+    trace.reverse();
+    assert_eq!(trace, ["t_global", "t_exact", "t_star", "t_api", "t_fntag", "t_routetag", "t_route", "t_func"]);
+
+    // Outside /api/ only the global and "*" middleware apply.
+    let trace = get(app.addr, "/hello").await.header_all("x-trace");
+    assert_eq!(trace, ["t_star", "t_global"]);
+}
+
+#[tokio::test]
+async fn middleware_that_answers_stops_the_chain() {
+    let app = start().await;
+    let reply = get(app.addr, "/api/stop").await;
+    assert_eq!(reply.status, 418, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"stoppedBy": "stopper"}));
+    let mut trace = reply.header_all("x-trace");
+    trace.reverse();
+    assert_eq!(trace, ["t_global", "t_star", "t_api", "t_routetag", "t_route"]);
+    assert!(reply.header("x-request-id").is_some());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Permissions
+
+async fn status_as(addr: std::net::SocketAddr, path: &str, user: &str) -> u16 {
+    let reply = send(addr, as_user(Method::GET, path, user)).await;
+    if reply.status == 403 {
+        let body = reply.assert_error(403, "ForbiddenError");
+        assert_eq!(body["message"], "Permission denied");
+    }
+    reply.status.as_u16()
+}
+
+#[tokio::test]
+async fn permission_list_is_an_and() {
+    let app = start().await;
+    assert_eq!(status_as(app.addr, "/and/users/staff1", "staff1").await, 200);
+    assert_eq!(status_as(app.addr, "/and/users/bob", "staff1").await, 403);
+    assert_eq!(status_as(app.addr, "/and/users/bob", "bob").await, 403);
+}
+
+#[tokio::test]
+async fn permission_groups_are_an_or_of_ands() {
+    let app = start().await;
+    assert_eq!(status_as(app.addr, "/or/users/bob", "admin").await, 200);
+    assert_eq!(status_as(app.addr, "/or/users/bob", "bob").await, 200);
+    assert_eq!(status_as(app.addr, "/or/users/bob", "carol").await, 403);
+}
+
+#[tokio::test]
+async fn global_permission_must_pass_as_well() {
+    let app = start().await;
+    assert_eq!(status_as(app.addr, "/me", "ada").await, 200);
+    assert_eq!(status_as(app.addr, "/me", "banned").await, 403);
+    // Even where the function's own permissions pass.
+    assert_eq!(status_as(app.addr, "/or/users/banned", "banned").await, 403);
+    let reply = get(app.addr, "/hello").await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn auth_check_without_a_session_is_false() {
+    let app = start().await;
+    get(app.addr, "/public-admin").await.assert_error(403, "ForbiddenError");
+    assert_eq!(status_as(app.addr, "/public-admin", "admin").await, 204);
+}
+
+#[tokio::test]
+async fn permissions_run_after_input_parsing() {
+    let app = start().await;
+    assert_eq!(status_as(app.addr, "/admin/limit?limit=ten", "bob").await, 422);
+    assert_eq!(status_as(app.addr, "/admin/limit?limit=5", "bob").await, 403);
+    assert_eq!(status_as(app.addr, "/admin/limit?limit=5", "admin").await, 200);
+    // And after the auth gate.
+    get(app.addr, "/admin/limit?limit=5").await.assert_error(401, "MissingSessionError");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Limits
+
+#[tokio::test]
+async fn headers_over_64_kib_get_431() {
+    let app = start().await;
+    let big = "a".repeat(70 * 1024);
+    let request = format!("GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
+    match raw(app.addr, request.as_bytes()).await {
+        Ok(Some(reply)) => assert_eq!(reply.status, 431, "{:?}", reply.headers),
+        // The server may close before the client reads the answer; it must not serve the request.
+        Ok(None) => {}
+        Err(e) => {
+            assert!(matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe), "{e}")
+        }
+    }
+    // Headers under the cap are served.
+    let fine = "a".repeat(40 * 1024);
+    let request = format!("GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {fine}\r\n\r\n");
+    let reply = raw(app.addr, request.as_bytes()).await.expect("io").expect("a response");
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn stalled_client_is_dropped_after_the_header_timeout_while_others_are_served() {
+    let app = start().await;
+    let mut stalled = raw_connect(app.addr).await;
+    within("write half a head", stalled.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nx-half: ")).await.unwrap();
+    let started = Instant::now();
+
+    // Another client is served meanwhile, promptly.
+    let reply = within_for(Duration::from_millis(500), "a concurrent request", get(app.addr, "/hello")).await;
+    assert_eq!(reply.status, 200);
+
+    // The stalled one is dropped (closed, possibly after a 408) once the 1 s header timeout passes.
+    let outcome =
+        within_for(Duration::from_secs(4), "the stalled client is dropped", read_to_close(&mut stalled)).await;
+    let elapsed = started.elapsed();
+    if let Ok(bytes) = &outcome {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(bytes.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    assert!(elapsed >= Duration::from_millis(800), "dropped too early: {elapsed:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Graceful shutdown
+
+#[tokio::test]
+async fn shutdown_lets_requests_in_flight_finish_and_refuses_new_connections() {
+    let (server, slow_started) = server();
+    let app = Running::start(server).await;
+    let addr = app.addr;
+    let in_flight = tokio::spawn(async move { get(addr, "/slow").await });
+    within("the slow function starts", slow_started.notified()).await;
+
+    let stopped = tokio::spawn(app.stopped());
+    let reply = within("the request in flight", in_flight).await.expect("no panic");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"message": "slow done"}));
+
+    within("serve returns", stopped).await.expect("no panic").expect("serve returns Ok");
+    let refused = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
+    assert!(matches!(refused, Ok(Err(_))), "new connections are refused after shutdown");
+}

@@ -1,0 +1,15 @@
+use pikku::prelude::*;
+
+pub struct Services;
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    pub user: String,
+}
+
+#[pikku_func]
+pub async fn f(_services: &Services, _data: (), _ctx: &Context<Session>) -> String {
+    String::new()
+}
+
+fn main() {}
