@@ -201,6 +201,14 @@ pub struct Registry<Sv, S> {
     pub global_permissions: Vec<&'static str>,
 }
 
+impl<Sv, S> Registry<Sv, S> {
+    /// Whether a request with this method and path reaches a function (route lookup only; for benchmarks).
+    #[doc(hidden)]
+    pub fn matches(&self, method: &Method, path: &str) -> bool {
+        self.router.at(path).is_ok_and(|m| self.paths[*m.value].target(method).is_some())
+    }
+}
+
 struct Installed<Sv, S> {
     def: &'static FunctionDef,
     endpoint: Arc<dyn Endpoint<Sv, S>>,

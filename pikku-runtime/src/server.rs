@@ -78,6 +78,12 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
         &self.inner.services
     }
 
+    /// Runs one request through the pipeline exactly as the server does for a request it has read
+    /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
+    pub async fn dispatch(&self, request: http::Request<RequestBody>) -> crate::Response {
+        dispatch(&self.inner.registry, &self.inner.services, request).await
+    }
+
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
     /// requests in flight finish within the configured grace period.
     ///
