@@ -183,6 +183,29 @@ where
         format!("source={source}, keys={keys}")
     }
 
+    fn presents_credential(&self, request: &Request<S>) -> bool {
+        let in_header = || request.headers().contains_key(&HEADER);
+        // A cheap look only: `authenticate` decodes the parameter (its name could be percent-encoded,
+        // which this treats as present too, erring on the side of looking).
+        let in_query = || {
+            request.query().is_some_and(|query| {
+                query.split('&').any(|pair| {
+                    let name = pair.split('=').next().unwrap_or_default();
+                    name == QUERY || name.contains('%')
+                })
+            })
+        };
+        match self.options.source {
+            ApiKeySource::Header => in_header(),
+            ApiKeySource::Query => in_query(),
+            ApiKeySource::All => in_header() || in_query(),
+        }
+    }
+
+    fn responds_without_credential(&self) -> bool {
+        false
+    }
+
     async fn authenticate(
         &self,
         services: &Sv,

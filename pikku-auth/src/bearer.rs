@@ -133,6 +133,14 @@ where
         }
     }
 
+    fn presents_credential(&self, request: &Request<S>) -> bool {
+        request.headers().contains_key(http::header::AUTHORIZATION)
+    }
+
+    fn responds_without_credential(&self) -> bool {
+        false
+    }
+
     async fn authenticate(
         &self,
         services: &Sv,

@@ -393,19 +393,7 @@ impl JwtService {
     /// Verify a token and decode its session.
     pub fn decode<S: DeserializeOwned>(&self, token: &str) -> Result<DecodedToken<S>, JwtError> {
         let inner = &*self.inner;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
-        // We understand no header extensions, so any `crit` must be refused
-        // (RFC 7515 §4.1.11).
-        if header.crit.is_some() {
-            return Err(JwtError::Malformed);
-        }
-        let key = match header.kid.as_deref() {
-            Some(kid) => inner.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKey)?,
-            None => &inner.keys[0],
-        };
-        if header.alg != key.algorithm {
-            return Err(JwtError::AlgorithmNotAllowed);
-        }
+        let key = inner.select_key(token)?;
 
         let claims =
             jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation).map_err(map_decode_error)?.claims;
@@ -727,6 +715,52 @@ struct MintClaims<'a, S> {
     iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
+}
+
+/// Longest JOSE header (decoded) read without a heap allocation; longer ones (certificate chains in
+/// `x5c`) take the allocating path.
+const HEADER_PEEK_BUFFER: usize = 512;
+
+/// The header fields that choose the key, read before verification without allocating: the key is
+/// chosen by `kid`, and the token's `alg` must be that key's (it never chooses the algorithm).
+#[derive(Deserialize)]
+struct HeaderPeek<'a> {
+    #[serde(borrow)]
+    alg: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+impl Inner {
+    /// Reads the header (into a stack buffer: no allocation for ordinary headers) and picks the key.
+    fn select_key(&self, token: &str) -> Result<&KeyEntry, JwtError> {
+        let encoded = token.split('.').next().unwrap_or_default();
+        let mut buffer = [0u8; HEADER_PEEK_BUFFER];
+        let on_heap;
+        let decoded: &[u8] = match URL_SAFE_NO_PAD.decode_slice(encoded, &mut buffer) {
+            Ok(len) => &buffer[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                on_heap = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| JwtError::Malformed)?;
+                &on_heap
+            }
+            Err(_) => return Err(JwtError::Malformed),
+        };
+        let header: HeaderPeek<'_> = serde_json::from_slice(decoded).map_err(|_| JwtError::Malformed)?;
+        // We understand no header extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
+        if header.crit.is_some() {
+            return Err(JwtError::Malformed);
+        }
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKey)?,
+            None => &self.keys[0],
+        };
+        if header.alg.parse::<Algorithm>().ok() != Some(key.algorithm) {
+            return Err(JwtError::AlgorithmNotAllowed);
+        }
+        Ok(key)
+    }
 }
 
 /// What a verified payload is decoded into, in one pass. `iss`/`aud` are

@@ -37,6 +37,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`StoreError`] when the backend cannot answer; the request then fails with 503.
     fn is_revoked<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// Answers [`is_revoked`](Self::is_revoked) at once when the store can (it lives in this process),
+    /// so the check on every authenticated request costs no future. `None` (the default) means "ask
+    /// `is_revoked`", which a remote store (Redis) does.
+    fn is_revoked_now(&self, session_id: &str) -> Option<Result<bool, StoreError>> {
+        let _ = session_id;
+        None
+    }
+
     /// Revokes `session_id`. `expires_at` (seconds since the epoch) is when the last token of the session
     /// expires: the entry may be forgotten after it.
     ///
@@ -116,6 +124,10 @@ impl SessionStore for InMemorySessionStore {
     fn is_revoked<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         let revoked = self.lock().entries.contains_key(session_id);
         Box::pin(std::future::ready(Ok(revoked)))
+    }
+
+    fn is_revoked_now(&self, session_id: &str) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self.lock().entries.contains_key(session_id)))
     }
 
     fn revoke<'a>(&'a self, session_id: &'a str, expires_at: i64) -> BoxFuture<'a, Result<(), StoreError>> {

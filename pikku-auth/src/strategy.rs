@@ -129,6 +129,20 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         request: &Request<S>,
     ) -> impl Future<Output = Result<Authenticated<S, Self::State>, PikkuError>> + Send;
 
+    /// Whether the request carries something this strategy reads (a cheap look at the headers; the
+    /// strategy still decides in [`authenticate`](Self::authenticate)). By default `true`.
+    fn presents_credential(&self, request: &Request<S>) -> bool {
+        let _ = request;
+        true
+    }
+
+    /// Whether [`respond`](Self::respond) has work to do for a request this strategy did not
+    /// authenticate (the cookie strategy writes the cookie after a login). When `false`, a request
+    /// without this strategy's credential skips the strategy entirely. By default `true`.
+    fn responds_without_credential(&self) -> bool {
+        true
+    }
+
     /// Runs on the way back with the state `authenticate` returned (`None` when it returned none or was
     /// not asked). [`session_change`] tells what the function recorded. By default, does nothing.
     ///
@@ -195,6 +209,10 @@ where
 
     fn describe(&self) -> String {
         self.0.describe()
+    }
+
+    fn applies(&self, request: &Request<S>) -> bool {
+        self.0.responds_without_credential() || (request.session().is_none() && self.0.presents_credential(request))
     }
 }
 

@@ -131,7 +131,12 @@ pub(crate) async fn verify<Sv: AuthServices, S: DeserializeOwned>(
     };
     let meta = TokenMeta::new(token, decoded.jti, decoded.issued_at, decoded.expires_at);
     if let Some(store) = services.session_store() {
-        match store.is_revoked(meta.revocation_key()).await {
+        let key = meta.revocation_key();
+        let revoked = match store.is_revoked_now(key) {
+            Some(answer) => answer,
+            None => store.is_revoked(key).await,
+        };
+        match revoked {
             Ok(false) => {}
             Ok(true) => return Ok(Err(Rejection::Revoked)),
             Err(e) => return Err(store_unavailable(strategy, &e)),

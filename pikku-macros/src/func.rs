@@ -109,10 +109,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                     services: &'a #services,
                     data: #input,
                     context: &'a #context,
-                ) -> ::pikku::__private::BoxFuture<'a, ::core::result::Result<#output, ::pikku::PikkuError>> {
-                    ::std::boxed::Box::pin(async move {
-                        #name(services, data, context).await.map_err(::core::convert::Into::into)
-                    })
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<#output, ::pikku::PikkuError>> + ::core::marker::Send + 'a {
+                    async move { #name(services, data, context).await.map_err(::core::convert::Into::into) }
                 }
             }
 

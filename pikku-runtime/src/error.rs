@@ -6,12 +6,11 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::request_id::RequestId;
-use crate::response::{Body, Response};
+use crate::response::{Body, Chunk, Response};
 
 /// An error with its HTTP status, a stable machine-readable name and a message for the client.
 ///
@@ -179,7 +178,7 @@ impl PikkuError {
             error_id: request_id.as_str(),
         };
         let bytes = serde_json::to_vec(&body).expect("error body always serialises");
-        let mut response = Response::new(Body::new(Bytes::from(bytes)));
+        let mut response = Response::new(Body::new(Chunk::from(bytes)));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -30,7 +30,7 @@ pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, Request, Reque
 pub use permission::{Permission, PermissionRef};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
-pub use response::{json_response, output_response, Body, Response};
+pub use response::{json_response, output_response, Body, Chunk, Response};
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE,

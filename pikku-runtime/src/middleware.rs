@@ -128,6 +128,15 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
     fn describe(&self) -> String {
         String::new()
     }
+
+    /// Whether this request needs the middleware at all; `false` passes the request straight on,
+    /// without calling [`handle`](Self::handle) (and without the allocation of its future). For
+    /// example, a bearer strategy has nothing to do for a request with no `Authorization` header.
+    /// By default every request is handled.
+    fn applies(&self, request: &Request<S>) -> bool {
+        let _ = request;
+        true
+    }
 }
 
 /// A shareable middleware, as wirings and functions list them.
@@ -174,6 +183,10 @@ impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
     fn describe(&self) -> String {
         self.0.describe()
     }
+
+    fn applies(&self, request: &Request<S>) -> bool {
+        self.0.applies(request)
+    }
 }
 
 /// What runs after the function's middleware: the auth gate, the input, permissions and the function.
@@ -217,14 +230,37 @@ impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
 
 impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {
     /// Passes the request to the next middleware, or to the function when none is left.
-    pub fn run(self, request: Request<S>) -> BoxFuture<'a, Response> {
-        match self.chain.split_first() {
-            None => self.endpoint.call(self.services, request),
-            Some((first, rest)) => {
+    pub fn run(self, request: Request<S>) -> NextFuture<'a> {
+        let mut chain = self.chain;
+        while let Some((first, rest)) = chain.split_first() {
+            if first.0.applies(&request) {
                 let request_id = request.request_id;
                 let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
-                let fut = first.0.handle(self.services, request, next);
-                Box::pin(async move { fut.await.unwrap_or_else(|e| e.into_response(&request_id)) })
+                return NextFuture::Middleware(first.0.handle(self.services, request, next), request_id);
+            }
+            chain = rest;
+        }
+        NextFuture::Endpoint(self.endpoint.call(self.services, request))
+    }
+}
+
+/// The response of the rest of the onion. A middleware's own error is rendered as JSON here, without
+/// another allocation per layer.
+pub enum NextFuture<'a> {
+    #[doc(hidden)]
+    Endpoint(BoxFuture<'a, Response>),
+    #[doc(hidden)]
+    Middleware(BoxFuture<'a, Result<Response, PikkuError>>, RequestId),
+}
+
+impl Future for NextFuture<'_> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
+        match self.get_mut() {
+            NextFuture::Endpoint(future) => future.as_mut().poll(cx),
+            NextFuture::Middleware(future, request_id) => {
+                future.as_mut().poll(cx).map(|result| result.unwrap_or_else(|e| e.into_response(request_id)))
             }
         }
     }
