@@ -2,6 +2,7 @@
 //! and the `x-request-id` header on every response.
 
 use http::HeaderName;
+use tracing::Instrument;
 
 use crate::error::PikkuError;
 use crate::middleware::{Next, Request, RequestBody};
@@ -19,7 +20,11 @@ pub(crate) async fn dispatch<Sv: Send + Sync + 'static, S: Clone + Send + Sync +
 ) -> Response {
     let (head, body) = request.into_parts();
     let request_id = RequestId::from_headers(&head.headers);
-    let mut response = route(registry, services, head, body, request_id).await;
+    // Every log line of the request carries its id: warnings and errors name it themselves; debug lines
+    // get it from this span, which costs nothing unless debug logging is on.
+    let span = tracing::debug_span!("request", request_id = %request_id, method = %head.method, path = head.uri.path());
+    let mut response = route(registry, services, head, body, request_id).instrument(span).await;
+    tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.to_header_value());
     response
 }
