@@ -136,11 +136,7 @@ fn cookie_verify(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("cookie_verify");
     group.bench_function("pikku", |b| {
-        b.iter_batched(
-            || Request::for_test(Method::GET, "/me", headers.clone()),
-            |request| run(request),
-            BatchSize::SmallInput,
-        )
+        b.iter_batched(|| Request::for_test(Method::GET, "/me", headers.clone()), &run, BatchSize::SmallInput)
     });
     group.bench_function("baseline", |b| {
         b.iter_batched(

@@ -312,12 +312,46 @@ where
         Ok(Authenticated::session_with_state(session, CookieState::Valid { meta, refresh }))
     }
 
+    fn presents_credential(&self, request: &Request<S>) -> bool {
+        // A cheap look; `authenticate` parses the header properly.
+        request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .any(|value| value.as_bytes().windows(self.name.len()).any(|w| w == self.name.as_bytes()))
+    }
+
+    fn responds_without_credential(&self) -> bool {
+        // A login writes the cookie, a logout authenticated by bearer removes it.
+        true
+    }
+
+    fn respond_without_credential(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
+        self.write_back(services, None, response).map(drop)
+    }
+
     async fn respond(
         &self,
         services: &Sv,
         state: Option<CookieState<S>>,
         response: &mut Response,
     ) -> Result<(), PikkuError> {
+        if let Some(meta) = self.write_back(services, state, response)? {
+            revoke(services, NAME, &meta).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Serialize + Clone + Send + Sync + 'static> CookieStrategy<S> {
+    /// Writes the cookie the response calls for (issue, refresh, remove) and returns the session to
+    /// revoke, if any. Synchronous: only the revocation may need the (possibly remote) store.
+    fn write_back<Sv: AuthServices>(
+        &self,
+        services: &Sv,
+        state: Option<CookieState<S>>,
+        response: &mut Response,
+    ) -> Result<Option<TokenMeta>, PikkuError> {
         let jwt = services.jwt();
         let mint_error =
             |e: crate::jwt::JwtError| PikkuError::internal(format!("could not mint the session cookie: {e}"));
@@ -339,16 +373,13 @@ where
             }
             (None, _) => (Write::Nothing, None),
         };
-        if let Some(meta) = revoke_old {
-            revoke(services, NAME, &meta).await?;
-        }
         let value = match write {
-            Write::Nothing => return Ok(()),
+            Write::Nothing => return Ok(revoke_old),
             Write::Remove => self.removal.clone(),
             Write::Issue(token) => self.issue(&token)?,
         };
         response.headers_mut().append(header::SET_COOKIE, value);
-        Ok(())
+        Ok(revoke_old)
     }
 }
 

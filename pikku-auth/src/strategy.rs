@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use pikku_runtime::{session_change, BoxFuture, HttpMiddleware, Middleware, Next, PikkuError, Request, Response};
+use pikku_runtime::{
+    session_change, BoxFuture, HttpMiddleware, Middleware, Next, Participation, PikkuError, Request, Response,
+};
 
 /// What [`AuthStrategy::authenticate`] found.
 ///
@@ -136,11 +138,24 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         true
     }
 
-    /// Whether [`respond`](Self::respond) has work to do for a request this strategy did not
-    /// authenticate (the cookie strategy writes the cookie after a login). When `false`, a request
-    /// without this strategy's credential skips the strategy entirely. By default `true`.
+    /// Whether the strategy looks at the response of requests it did not read a credential from (the
+    /// cookie strategy writes the cookie after a login). When `false`, such requests skip the strategy
+    /// entirely; when `true`, [`respond_without_credential`](Self::respond_without_credential) runs on
+    /// their response. By default `false`.
     fn responds_without_credential(&self) -> bool {
-        true
+        false
+    }
+
+    /// The response hook for requests this strategy read no credential from (an earlier strategy found
+    /// the session, or none was presented), when
+    /// [`responds_without_credential`](Self::responds_without_credential) says so. Synchronous, so it
+    /// costs no future. By default, does nothing.
+    ///
+    /// # Errors
+    /// A [`PikkuError`] replaces the response.
+    fn respond_without_credential(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
+        let _ = (services, response);
+        Ok(())
     }
 
     /// Runs on the way back with the state `authenticate` returned (`None` when it returned none or was
@@ -186,17 +201,12 @@ where
         next: Next<'a, Sv, S>,
     ) -> BoxFuture<'a, Result<Response, PikkuError>> {
         Box::pin(async move {
-            // First strategy wins: once a session is established, later strategies do not look at their
-            // credential (spec section 4; Pikku lets a later one overwrite).
-            let state = if request.session().is_some() {
-                None
-            } else {
-                let found = self.0.authenticate(services, &request).await?;
-                if let Some(session) = found.session {
-                    request.set_session(session);
-                }
-                found.state
-            };
+            // `participation` sends only requests without a session here.
+            let found = self.0.authenticate(services, &request).await?;
+            if let Some(session) = found.session {
+                request.set_session(session);
+            }
+            let state = found.state;
             let mut response = next.run(request).await;
             self.0.respond(services, state, &mut response).await?;
             Ok(response)
@@ -211,8 +221,20 @@ where
         self.0.describe()
     }
 
-    fn applies(&self, request: &Request<S>) -> bool {
-        self.0.responds_without_credential() || (request.session().is_none() && self.0.presents_credential(request))
+    fn participation(&self, request: &Request<S>) -> Participation {
+        // First strategy wins: once a session is established, later strategies do not look at their
+        // credential (spec section 4; Pikku lets a later one overwrite).
+        if request.session().is_none() && self.0.presents_credential(request) {
+            Participation::Handle
+        } else if self.0.responds_without_credential() {
+            Participation::After
+        } else {
+            Participation::Skip
+        }
+    }
+
+    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
+        self.0.respond_without_credential(services, response)
     }
 }
 

@@ -10,7 +10,7 @@ use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::request_id::RequestId;
-use crate::response::{Body, Chunk, Response};
+use crate::response::{json_response, Response};
 
 /// An error with its HTTP status, a stable machine-readable name and a message for the client.
 ///
@@ -177,11 +177,8 @@ impl PikkuError {
             payload: if server_error { None } else { self.payload.as_ref() },
             error_id: request_id.as_str(),
         };
-        let bytes = serde_json::to_vec(&body).expect("error body always serialises");
-        let mut response = Response::new(Body::new(Chunk::from(bytes)));
-        *response.status_mut() = self.status;
+        let mut response = json_response(self.status, &body).expect("error bodies are plain strings and JSON");
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in self.headers {
             headers.append(name, value);
         }

@@ -26,7 +26,9 @@ pub use context::{Context, OptionalContext, SessionChange, SessionContext};
 pub use error::PikkuError;
 pub use function::{install, session_change, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, Request, RequestBody, TestEndpoint};
+pub use middleware::{
+    BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Participation, Request, RequestBody, TestEndpoint,
+};
 pub use permission::{Permission, PermissionRef};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -129,14 +129,34 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
         String::new()
     }
 
-    /// Whether this request needs the middleware at all; `false` passes the request straight on,
-    /// without calling [`handle`](Self::handle) (and without the allocation of its future). For
-    /// example, a bearer strategy has nothing to do for a request with no `Authorization` header.
-    /// By default every request is handled.
-    fn applies(&self, request: &Request<S>) -> bool {
+    /// How this middleware takes part in `request`. Anything but [`Participation::Handle`] spares the
+    /// allocation of [`handle`](Self::handle)'s future: a bearer strategy has nothing to do for a request
+    /// without an `Authorization` header ([`Participation::Skip`]); a cookie strategy only needs to look
+    /// at the response of such a request ([`Participation::After`]). By default every request is handled.
+    fn participation(&self, request: &Request<S>) -> Participation {
         let _ = request;
-        true
+        Participation::Handle
     }
+
+    /// The response hook of [`Participation::After`]: runs on the way back, in onion order.
+    ///
+    /// # Errors
+    /// A [`PikkuError`] replaces the response.
+    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
+        let _ = (services, response);
+        Ok(())
+    }
+}
+
+/// How a middleware takes part in one request (see [`HttpMiddleware::participation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Participation {
+    /// Not at all: the request goes straight on.
+    Skip,
+    /// Only [`HttpMiddleware::after`], synchronously, on the response.
+    After,
+    /// Through [`HttpMiddleware::handle`].
+    Handle,
 }
 
 /// A shareable middleware, as wirings and functions list them.
@@ -184,8 +204,12 @@ impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
         self.0.describe()
     }
 
-    fn applies(&self, request: &Request<S>) -> bool {
-        self.0.applies(request)
+    fn participation(&self, request: &Request<S>) -> Participation {
+        self.0.participation(request)
+    }
+
+    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
+        self.0.after(services, response)
     }
 }
 
@@ -230,38 +254,74 @@ impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
 
 impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {
     /// Passes the request to the next middleware, or to the function when none is left.
-    pub fn run(self, request: Request<S>) -> NextFuture<'a> {
+    pub fn run(self, request: Request<S>) -> NextFuture<'a, Sv, S> {
+        let request_id = request.request_id;
+        let mut after = AfterHooks { hooks: [None; MAX_AFTER_HOOKS], len: 0 };
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            if first.0.applies(&request) {
-                let request_id = request.request_id;
-                let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
-                return NextFuture::Middleware(first.0.handle(self.services, request, next), request_id);
+            let participation = match first.0.participation(&request) {
+                Participation::After if after.len == MAX_AFTER_HOOKS => Participation::Handle,
+                participation => participation,
+            };
+            match participation {
+                Participation::Skip => {}
+                Participation::After => {
+                    after.hooks[after.len] = Some(&*first.0);
+                    after.len += 1;
+                }
+                Participation::Handle => {
+                    let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
+                    let inner = Inner::Middleware(first.0.handle(self.services, request, next));
+                    return NextFuture { inner, after, services: self.services, request_id };
+                }
             }
             chain = rest;
         }
-        NextFuture::Endpoint(self.endpoint.call(self.services, request))
+        let inner = Inner::Endpoint(self.endpoint.call(self.services, request));
+        NextFuture { inner, after, services: self.services, request_id }
     }
 }
 
-/// The response of the rest of the onion. A middleware's own error is rendered as JSON here, without
-/// another allocation per layer.
-pub enum NextFuture<'a> {
-    #[doc(hidden)]
-    Endpoint(BoxFuture<'a, Response>),
-    #[doc(hidden)]
-    Middleware(BoxFuture<'a, Result<Response, PikkuError>>, RequestId),
+/// Response hooks one `Next` collects before the next middleware that handles the request; beyond
+/// this many, a middleware is handled the general way.
+const MAX_AFTER_HOOKS: usize = 4;
+
+struct AfterHooks<'a, Sv, S> {
+    hooks: [Option<&'a dyn HttpMiddleware<Sv, S>>; MAX_AFTER_HOOKS],
+    len: usize,
 }
 
-impl Future for NextFuture<'_> {
+enum Inner<'a> {
+    Endpoint(BoxFuture<'a, Response>),
+    Middleware(BoxFuture<'a, Result<Response, PikkuError>>),
+}
+
+/// The response of the rest of the onion. A middleware's own error is rendered as JSON here, and the
+/// response hooks of the middleware passed on the way run here, innermost first: no allocation per layer.
+pub struct NextFuture<'a, Sv, S> {
+    inner: Inner<'a>,
+    after: AfterHooks<'a, Sv, S>,
+    services: &'a Sv,
+    request_id: RequestId,
+}
+
+impl<Sv: 'static, S: 'static> Future for NextFuture<'_, Sv, S> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
-        match self.get_mut() {
-            NextFuture::Endpoint(future) => future.as_mut().poll(cx),
-            NextFuture::Middleware(future, request_id) => {
-                future.as_mut().poll(cx).map(|result| result.unwrap_or_else(|e| e.into_response(request_id)))
+        let this = self.get_mut();
+        let mut response = match &mut this.inner {
+            Inner::Endpoint(future) => std::task::ready!(future.as_mut().poll(cx)),
+            Inner::Middleware(future) => match std::task::ready!(future.as_mut().poll(cx)) {
+                Ok(response) => response,
+                Err(e) => e.into_response(&this.request_id),
+            },
+        };
+        for hook in this.after.hooks[..this.after.len].iter().rev().flatten() {
+            if let Err(e) = hook.after(this.services, &mut response) {
+                response = e.into_response(&this.request_id);
             }
         }
+        std::task::Poll::Ready(response)
     }
 }

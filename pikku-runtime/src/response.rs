@@ -11,10 +11,23 @@ use crate::error::PikkuError;
 /// The body type of every response: one buffered chunk.
 pub type Body = http_body_util::Full<Chunk>;
 
-/// A response body's bytes: shared [`Bytes`], or a `Vec` handed over as serialised (turning a `Vec`
-/// into `Bytes` costs an allocation on every JSON response).
+/// JSON outputs up to this size are kept inside the response, without a heap allocation: most API
+/// answers (`{"ok":true}`, a profile, an id) are this small.
+pub const INLINE_BODY_BYTES: usize = 128;
+
+/// A response body's bytes: shared [`Bytes`], a small body held inline, or a `Vec` handed over as
+/// serialised (turning a `Vec` into `Bytes` costs an allocation on every JSON response).
 #[derive(Debug)]
 pub enum Chunk {
+    /// A small body, stored in place.
+    Inline {
+        /// Storage.
+        bytes: [u8; INLINE_BODY_BYTES],
+        /// End of the body.
+        len: usize,
+        /// How far the writer has read.
+        position: usize,
+    },
     /// Shared or static bytes.
     Bytes(Bytes),
     /// An owned buffer, read from `position`.
@@ -47,6 +60,7 @@ impl From<&'static str> for Chunk {
 impl bytes::Buf for Chunk {
     fn remaining(&self) -> usize {
         match self {
+            Self::Inline { len, position, .. } => len - position,
             Self::Bytes(bytes) => bytes.remaining(),
             Self::Vec { bytes, position } => bytes.len() - position,
         }
@@ -54,6 +68,7 @@ impl bytes::Buf for Chunk {
 
     fn chunk(&self) -> &[u8] {
         match self {
+            Self::Inline { bytes, len, position } => &bytes[*position..*len],
             Self::Bytes(bytes) => bytes.chunk(),
             Self::Vec { bytes, position } => &bytes[*position..],
         }
@@ -61,6 +76,10 @@ impl bytes::Buf for Chunk {
 
     fn advance(&mut self, count: usize) {
         match self {
+            Self::Inline { len, position, .. } => {
+                assert!(count <= *len - *position, "advance past the end of the body");
+                *position += count;
+            }
             Self::Bytes(bytes) => bytes.advance(count),
             Self::Vec { bytes, position } => {
                 assert!(count <= bytes.len() - *position, "advance past the end of the body");
@@ -85,10 +104,73 @@ pub fn output_response<O: Serialize + 'static>(output: &O) -> Result<Response, P
 
 /// A JSON response with the given status.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Response, PikkuError> {
-    let bytes =
-        serde_json::to_vec(value).map_err(|e| PikkuError::internal(format!("output serialisation failed: {e}")))?;
-    let mut response = Response::new(Body::new(Chunk::from(bytes)));
+    let failed = |e: serde_json::Error| PikkuError::internal(format!("output serialisation failed: {e}"));
+    let mut inline = InlineWriter { bytes: [0; INLINE_BODY_BYTES], len: 0 };
+    let chunk = match serde_json::to_writer(&mut inline, value) {
+        Ok(()) => Chunk::Inline { bytes: inline.bytes, len: inline.len, position: 0 },
+        // Only "does not fit": serialise again into a buffer of its own.
+        Err(e) if e.is_io() => Chunk::from(serde_json::to_vec(value).map_err(failed)?),
+        Err(e) => return Err(failed(e)),
+    };
+    let mut response = Response::new(Body::new(chunk));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+/// Serialises into the inline buffer, refusing (an I/O error) what does not fit.
+struct InlineWriter {
+    bytes: [u8; INLINE_BODY_BYTES],
+    len: usize,
+}
+
+impl std::io::Write for InlineWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let end = self.len + data.len();
+        if end > INLINE_BODY_BYTES {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        self.bytes[self.len..end].copy_from_slice(data);
+        self.len = end;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_of(response: Response) -> Vec<u8> {
+        response.into_body().collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn small_and_large_outputs_serialise_the_same_json() {
+        let small = serde_json::json!({"ok": true});
+        let large = serde_json::json!({"text": "x".repeat(INLINE_BODY_BYTES * 3)});
+        for value in [small, large] {
+            let response = json_response(StatusCode::OK, &value).unwrap();
+            assert_eq!(body_of(response).await, serde_json::to_vec(&value).unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn output_exactly_at_the_inline_limit_is_whole() {
+        // `"` + n characters + `"` == INLINE_BODY_BYTES.
+        let value = "y".repeat(INLINE_BODY_BYTES - 2);
+        let response = json_response(StatusCode::OK, &value).unwrap();
+        assert_eq!(body_of(response).await.len(), INLINE_BODY_BYTES);
+    }
+
+    #[tokio::test]
+    async fn unit_output_is_204_with_an_empty_body() {
+        let response = output_response(&()).unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert!(body_of(response).await.is_empty());
+    }
 }

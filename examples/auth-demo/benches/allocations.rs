@@ -60,6 +60,9 @@ const SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
 const WARM_UP: usize = 200;
 const REQUESTS: usize = 1000;
 
+/// Builds one fresh request of a scenario.
+type MakeRequest<'a> = Box<dyn Fn() -> http::Request<RequestBody> + 'a>;
+
 fn request(path: &str, header: Option<(&str, String)>) -> http::Request<RequestBody> {
     let mut builder = http::Request::builder().uri(path).header("host", "127.0.0.1").header("user-agent", "bench");
     if let Some((name, value)) = header {
@@ -96,7 +99,7 @@ fn main() {
 
     let bearer = format!("Bearer {token}");
     let cookie = format!("theme=dark; session={token}; lang=en-GB");
-    let scenarios: [(&str, Box<dyn Fn() -> http::Request<RequestBody>>); 3] = [
+    let scenarios: [(&str, MakeRequest); 3] = [
         ("GET /health", Box::new(|| request("/health", None))),
         ("GET /me (bearer)", Box::new(|| request("/me", Some(("authorization", bearer.clone()))))),
         ("GET /me (cookie)", Box::new(|| request("/me", Some(("cookie", cookie.clone()))))),
