@@ -15,10 +15,12 @@
 //!   since the epoch). `jti` is `<session_id>.<token_nonce>`, both random
 //!   base64url without padding.
 //!
-//! Session types must not use the field names `iat`, `exp`, `jti`, `iss` or
-//! `aud`: those are owned by the token.
+//! Session types must not use the field names `iat`, `exp`, `jti`, `nbf`,
+//! `iss`, `aud` or `sub`: those are owned by the token and never reach the
+//! session.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +29,8 @@ use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore as _;
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StrDeserializer};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use jsonwebtoken::Algorithm;
@@ -54,8 +57,6 @@ const SESSION_ID_BYTES: usize = 16;
 const NONCE_BYTES: usize = 9;
 /// Longest session id accepted by [`JwtService::encode_for_session`].
 const MAX_SESSION_ID_LEN: usize = 128;
-/// Claims that belong to the token rather than to the session.
-const REGISTERED_CLAIMS: [&str; 7] = ["iat", "exp", "nbf", "iss", "aud", "sub", "jti"];
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -413,7 +414,7 @@ impl JwtService {
                 Some(iat)
             }
         };
-        if !claims.probe.0 {
+        if !claims.has_session_field {
             return Err(JwtError::NotASession);
         }
         Ok(DecodedToken { session: claims.session, issued_at, expires_at, jti: claims.jti })
@@ -727,10 +728,33 @@ const HEADER_PEEK_BUFFER: usize = 512;
 struct HeaderPeek<'a> {
     #[serde(borrow)]
     alg: std::borrow::Cow<'a, str>,
+    /// Not `Option<Cow<str>>`: serde borrows a `Cow` only when it is the field's whole type.
     #[serde(borrow, default)]
-    kid: Option<std::borrow::Cow<'a, str>>,
+    kid: Option<BorrowedStr<'a>>,
     #[serde(default)]
     crit: Option<IgnoredAny>,
+}
+
+/// A string borrowed from the input when it has no escapes (copied otherwise).
+struct BorrowedStr<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl Inner {
@@ -752,7 +776,7 @@ impl Inner {
         if header.crit.is_some() {
             return Err(JwtError::Malformed);
         }
-        let key = match header.kid.as_deref() {
+        let key = match header.kid.as_ref().map(|kid| &*kid.0) {
             Some(kid) => self.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKey)?,
             None => &self.keys[0],
         };
@@ -763,26 +787,250 @@ impl Inner {
     }
 }
 
-/// What a verified payload is decoded into, in one pass. `iss`/`aud` are
-/// named here (values checked by `jsonwebtoken`) so they never reach the
-/// session; `probe` must come before `session`: a flattened struct takes its
-/// entries out of serde's buffer, while the probe only looks.
-#[derive(Deserialize)]
+/// What a verified payload is decoded into, in one streaming pass: the session
+/// deserializes straight from the payload's map through [`Intercept`], which
+/// takes the registered claims out of its way. (`#[serde(flatten)]` would
+/// buffer the payload's entries on the heap first.)
 struct Claims<S> {
-    #[serde(default)]
     iat: NumericDate,
-    #[serde(default)]
     exp: NumericDate,
-    #[serde(default)]
     jti: Option<String>,
-    #[serde(default, rename = "iss")]
-    _iss: Option<IgnoredAny>,
-    #[serde(default, rename = "aud")]
-    _aud: Option<IgnoredAny>,
-    #[serde(flatten)]
-    probe: SessionProbe,
-    #[serde(flatten)]
+    /// The payload has a key beyond the registered claims: there is a session
+    /// in it.
+    has_session_field: bool,
     session: S,
+}
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for Claims<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<S>(PhantomData<S>);
+        impl<'de, S: Deserialize<'de>> Visitor<'de> for V<S> {
+            type Value = Claims<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<S>, A::Error> {
+                let mut slots = RegisteredSlots::default();
+                let session = S::deserialize(Intercept { map: &mut map, slots: &mut slots })?;
+                // Derive-generated visitors read every entry, but others may
+                // stop early: registered claims after that point still count.
+                let mut rest = InterceptAccess { map: &mut map, slots: &mut slots };
+                while rest.next_key::<IgnoredAny>()?.is_some() {
+                    rest.next_value::<IgnoredAny>()?;
+                }
+                Ok(Claims {
+                    iat: slots.iat,
+                    exp: slots.exp,
+                    jti: slots.jti,
+                    has_session_field: slots.has_session_field,
+                    session,
+                })
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// The claims that belong to the token rather than to the session.
+#[derive(Clone, Copy)]
+enum Registered {
+    Iat,
+    Exp,
+    Jti,
+    Nbf,
+    Iss,
+    Aud,
+    Sub,
+}
+
+impl Registered {
+    const COUNT: usize = 7;
+
+    fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "iat" => Self::Iat,
+            "exp" => Self::Exp,
+            "jti" => Self::Jti,
+            "nbf" => Self::Nbf,
+            "iss" => Self::Iss,
+            "aud" => Self::Aud,
+            "sub" => Self::Sub,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Iat => "iat",
+            Self::Exp => "exp",
+            Self::Jti => "jti",
+            Self::Nbf => "nbf",
+            Self::Iss => "iss",
+            Self::Aud => "aud",
+            Self::Sub => "sub",
+        }
+    }
+}
+
+/// The registered claims read while the session deserializes.
+#[derive(Default)]
+struct RegisteredSlots {
+    iat: NumericDate,
+    exp: NumericDate,
+    jti: Option<String>,
+    /// Indexed by [`Registered`]: a claim appearing twice is an error.
+    seen: [bool; Registered::COUNT],
+    has_session_field: bool,
+}
+
+impl RegisteredSlots {
+    /// Read the value of `claim` (its key was just read from `map`).
+    fn read<'de, A: MapAccess<'de>>(&mut self, claim: Registered, map: &mut A) -> Result<(), A::Error> {
+        if std::mem::replace(&mut self.seen[claim as usize], true) {
+            return Err(de::Error::duplicate_field(claim.name()));
+        }
+        match claim {
+            Registered::Iat => self.iat = map.next_value()?,
+            Registered::Exp => self.exp = map.next_value()?,
+            Registered::Jti => self.jti = map.next_value()?,
+            // Checked by jsonwebtoken, which parses them on its own.
+            Registered::Nbf | Registered::Iss | Registered::Aud | Registered::Sub => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The payload's map as the session sees it: a map without the registered
+/// claims (read into the slots as they go by). Shaped like serde's own
+/// flatten deserializer: `Option`, unit and newtype sessions work too.
+struct Intercept<'a, A> {
+    map: &'a mut A,
+    slots: &'a mut RegisteredSlots,
+}
+
+impl<'a, A> Intercept<'a, A> {
+    fn access(self) -> InterceptAccess<'a, A> {
+        InterceptAccess { map: self.map, slots: self.slots }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Intercept<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.access())
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        // An externally tagged enum: the first session key names the variant.
+        MapAccessDeserializer::new(self.access()).deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// [`Intercept`]'s entries: registered claims go to the slots, every other
+/// entry to the session.
+struct InterceptAccess<'a, A> {
+    map: &'a mut A,
+    slots: &'a mut RegisteredSlots,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptAccess<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        let mut seed = Some(seed);
+        loop {
+            match self.map.next_key_seed(KeySeed(&mut seed))? {
+                None => return Ok(None),
+                Some(Key::Session(key)) => {
+                    self.slots.has_session_field = true;
+                    return Ok(Some(key));
+                }
+                Some(Key::Registered(claim)) => self.slots.read(claim, &mut *self.map)?,
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A key of the payload, classified.
+enum Key<K> {
+    Registered(Registered),
+    /// The session's key seed has read it.
+    Session(K),
+}
+
+/// Reads a key without allocating: a registered claim is recognized, any
+/// other key is handed (borrowed, or as the deserializer's unescaped copy)
+/// to the session's key seed, which is taken only then.
+struct KeySeed<'a, K>(&'a mut Option<K>);
+
+impl<K> KeySeed<'_, K> {
+    fn take<E: de::Error>(self) -> Result<K, E> {
+        self.0.take().ok_or_else(|| E::custom("session key read twice"))
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
+    type Value = Key<K::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, K: DeserializeSeed<'de>> Visitor<'de> for KeySeed<'_, K> {
+    type Value = Key<K::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        match Registered::from_key(v) {
+            Some(claim) => Ok(Key::Registered(claim)),
+            None => self.take()?.deserialize(BorrowedStrDeserializer::new(v)).map(Key::Session),
+        }
+    }
+
+    /// A key with escapes, unescaped into the deserializer's scratch buffer.
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match Registered::from_key(v) {
+            Some(claim) => Ok(Key::Registered(claim)),
+            None => self.take()?.deserialize(StrDeserializer::new(v)).map(Key::Session),
+        }
+    }
 }
 
 /// A NumericDate claim that never fails deserialization, so a wrong type is
@@ -837,50 +1085,6 @@ impl<'de> Deserialize<'de> for NumericDate {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// Zero-size probe: `true` if the payload has any key beyond the registered
-/// claims (i.e. there is a session in it).
-struct SessionProbe(bool);
-
-impl<'de> Deserialize<'de> for SessionProbe {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SessionProbe;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionProbe, A::Error> {
-                let mut has_session_field = false;
-                while let Some(RegisteredKey(registered)) = map.next_key()? {
-                    map.next_value::<IgnoredAny>()?;
-                    has_session_field |= !registered;
-                }
-                Ok(SessionProbe(has_session_field))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// A map key, reduced to "is it a registered claim?" without allocating.
-struct RegisteredKey(bool);
-
-impl<'de> Deserialize<'de> for RegisteredKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RegisteredKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RegisteredKey, E> {
-                Ok(RegisteredKey(REGISTERED_CLAIMS.contains(&v)))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -1310,6 +1514,162 @@ mod tests {
         let token = svc.sign(&session()).unwrap();
         assert_eq!(svc.decode::<Session>(&token).unwrap().session, session());
         assert!(matches!(JwtService::hs256_random().decode::<Session>(&token), Err(JwtError::BadSignature)));
+    }
+
+    /// Sign a payload given as raw JSON text (HS256, kid "primary"), so key
+    /// order and escapes are exactly as written.
+    fn forge_raw(payload: &str) -> String {
+        let header = b64(br#"{"alg":"HS256","typ":"JWT","kid":"primary"}"#);
+        let message = format!("{header}.{}", b64(payload.as_bytes()));
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256)
+            .unwrap();
+        format!("{message}.{sig}")
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Profile {
+        display_name: String,
+        age: u32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RichSession {
+        user_id: String,
+        org_id: Option<String>,
+        nickname: Option<String>,
+        profile: Profile,
+        scopes: Vec<String>,
+    }
+
+    #[test]
+    fn session_with_option_and_nested_struct_round_trips() {
+        let svc = service();
+        let rich = RichSession {
+            user_id: "u1".into(),
+            org_id: Some("o1".into()),
+            nickname: None,
+            profile: Profile { display_name: "Ada".into(), age: 36 },
+            scopes: vec!["read".into(), "write".into()],
+        };
+        let decoded = svc.decode::<RichSession>(&svc.sign(&rich).unwrap()).unwrap();
+        assert_eq!(decoded.session, rich);
+        assert!(decoded.jti.is_some());
+
+        // An absent `Option` field is `None`; a nested object's own `exp` is the session's.
+        let exp = now() + 60;
+        let token = forge_raw(&format!(
+            r#"{{"userId":"u2","profile":{{"displayName":"Bo","age":7,"exp":1}},"scopes":[],"exp":{exp}}}"#
+        ));
+        let decoded = svc.decode::<RichSession>(&token).unwrap();
+        assert_eq!(decoded.session.org_id, None);
+        assert_eq!(decoded.session.profile, Profile { display_name: "Bo".into(), age: 7 });
+        assert_eq!(decoded.expires_at, exp);
+    }
+
+    #[test]
+    fn escaped_keys_reach_the_session_and_escaped_claims_are_read() {
+        let exp = now() + 60;
+        let token = forge_raw(&format!(
+            r#"{{"user\u0049d":"u1","r\u006fle":"admin","e\u0078p":{exp},"j\u0074i":"sid.nonce","\u0069at":{}}}"#,
+            now()
+        ));
+        let decoded = service().decode::<Session>(&token).unwrap();
+        assert_eq!(decoded.session, session());
+        assert_eq!(decoded.expires_at, exp);
+        assert_eq!(decoded.jti.as_deref(), Some("sid.nonce"));
+        assert!(decoded.issued_at.is_some());
+        // An escaped `kid` in the header still selects its key.
+        let header = b64(br#"{"alg":"HS256","kid":"pr\u0069mary"}"#);
+        let message = format!("{header}.{}", token.split('.').nth(1).unwrap());
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256)
+            .unwrap();
+        assert_eq!(service().decode::<Session>(&format!("{message}.{sig}")).unwrap().session, session());
+        // An escaped registered claim is still not a session field.
+        let token = forge_raw(&format!(r#"{{"e\u0078p":{exp},"\u0073ub":"x"}}"#));
+        assert!(matches!(service().decode::<AllOptional>(&token), Err(JwtError::NotASession)));
+    }
+
+    #[test]
+    fn registered_claims_after_session_fields_are_read() {
+        let svc = service();
+        let iat = now();
+        let token =
+            forge_raw(&format!(r#"{{"userId":"u1","role":"admin","iat":{iat},"exp":{},"jti":"sid.nonce"}}"#, iat + 60));
+        let decoded = svc.decode::<Session>(&token).unwrap();
+        assert_eq!(decoded.session, session());
+        assert_eq!(decoded.issued_at, Some(iat));
+        assert_eq!(decoded.expires_at, iat + 60);
+        assert_eq!(decoded.session_id(), Some("sid"));
+        // ...and still checked there.
+        let token = forge_raw(&format!(r#"{{"userId":"u1","role":"admin","exp":{},"iat":"soon"}}"#, iat + 60));
+        assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::InvalidClaim("iat"))));
+        let token = forge_raw(r#"{"userId":"u1","role":"admin","iat":1}"#);
+        assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::MissingExpiry)));
+        // A session whose visitor stops reading early still has the claims after it seen.
+        let token = forge_raw(&format!(r#"{{"userId":"u1","exp":{},"jti":"s.n"}}"#, iat + 60));
+        let decoded = svc.decode::<()>(&token).unwrap();
+        assert_eq!((decoded.expires_at, decoded.jti.as_deref()), (iat + 60, Some("s.n")));
+    }
+
+    #[test]
+    fn deny_unknown_fields_sessions_never_see_registered_claims() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Strict {
+            user_id: String,
+            role: String,
+        }
+        let svc = JwtService::builder().hs256_key("primary", SECRET).issuer("pikku").audience("app").build().unwrap();
+        let decoded = svc.decode::<Strict>(&svc.sign(&session()).unwrap()).unwrap();
+        assert_eq!(decoded.session, Strict { user_id: "u1".into(), role: "admin".into() });
+
+        let payload = |extra: &str| {
+            format!(
+                r#"{{"nbf":{n},"userId":"u1","sub":"x","iss":"pikku","role":"admin","aud":"app","exp":{e}{extra}}}"#,
+                n = now() - 1,
+                e = now() + 60
+            )
+        };
+        assert!(svc.decode::<Strict>(&forge_raw(&payload(""))).is_ok());
+        assert!(matches!(svc.decode::<Strict>(&forge_raw(&payload(r#","extra":1"#))), Err(JwtError::InvalidPayload)));
+    }
+
+    #[test]
+    fn session_that_does_not_fit_or_duplicate_claims_are_invalid_payloads() {
+        let svc = service();
+        let exp = now() + 60;
+        for payload in [
+            format!(r#"{{"userId":"u1","exp":{exp}}}"#),
+            format!(r#"{{"userId":1,"role":"admin","exp":{exp}}}"#),
+            format!(r#"{{"userId":"u1","role":"admin","userId":"u2","exp":{exp}}}"#),
+            format!(r#"{{"userId":"u1","role":"admin","iat":1,"exp":{exp},"iat":2}}"#),
+            format!(r#"{{"jti":"a.b","userId":"u1","role":"admin","exp":{exp},"jti":"c.d"}}"#),
+            format!(r#"{{"userId":"u1","role":"admin","exp":{exp},"jti":7}}"#),
+        ] {
+            let result = svc.decode::<Session>(&forge_raw(&payload));
+            assert!(matches!(result, Err(JwtError::InvalidPayload)), "{payload}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn option_newtype_and_enum_sessions_decode_as_with_flatten() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Wrapped(Session);
+        #[derive(Debug, PartialEq, Deserialize)]
+        enum Tagged {
+            User { id: String },
+        }
+        let svc = service();
+        let token = svc.sign(&session()).unwrap();
+        assert_eq!(svc.decode::<Option<Session>>(&token).unwrap().session, Some(session()));
+        assert_eq!(svc.decode::<Wrapped>(&token).unwrap().session, Wrapped(session()));
+        let exp = now() + 60;
+        let token = forge_raw(&format!(r#"{{"exp":{exp},"User":{{"id":"u1"}},"jti":"s.n"}}"#));
+        let decoded = svc.decode::<Tagged>(&token).unwrap();
+        assert_eq!(decoded.session, Tagged::User { id: "u1".into() });
+        assert_eq!(decoded.jti.as_deref(), Some("s.n"));
     }
 
     // -----------------------------------------------------------------------
