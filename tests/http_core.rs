@@ -348,6 +348,16 @@ mod middleware {
     ) -> Result<Response, PikkuError> {
         pikku::json_response(StatusCode::IM_A_TEAPOT, &json!({"stoppedBy": "stopper"}))
     }
+
+    /// Panics on the way in: a bug in middleware, not in a function.
+    #[pikku_middleware]
+    pub async fn exploding_middleware(
+        _s: &Services,
+        _request: Request<Session>,
+        _next: Next<'_, Services, Session>,
+    ) -> Result<Response, PikkuError> {
+        panic!("deliberate middleware panic")
+    }
 }
 
 use functions::*;
@@ -372,6 +382,7 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/duplicate", duplicate);
     w.get("/leak", leak);
     w.get("/explode", explode);
+    w.get("/explode/middleware", hello).middleware([exploding_middleware.into()]);
     w.get("/slow", slow);
     w.get("/and/users/:userId", and_user);
     w.get("/or/users/:userId", or_user);
@@ -718,6 +729,17 @@ async fn panic_is_500_and_the_connection_keeps_serving() {
     assert_eq!(reply.json(), json!({"message": "hello"}));
     // And a new one.
     assert_eq!(get(app.addr, "/hello").await.status, 200);
+}
+
+#[tokio::test]
+async fn panic_in_middleware_is_500_with_a_request_id_and_the_server_keeps_serving() {
+    let app = start().await;
+    let mut conn = Conn::open(app.addr).await;
+    let reply = conn.send(get_req("/explode/middleware")).await;
+    let body = reply.assert_error(500, "InternalServerError");
+    assert!(!body["message"].as_str().unwrap().contains("deliberate"), "{body}");
+    let reply = conn.send(get_req("/hello")).await;
+    assert_eq!(reply.status, 200);
 }
 
 // ---------------------------------------------------------------------------------------------------

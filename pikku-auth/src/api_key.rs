@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use pikku_runtime::input::query_param;
-use pikku_runtime::{BoxFuture, Middleware, PikkuError, Request, Response, SessionChange};
+use pikku_runtime::{BoxFuture, Middleware, PikkuError, Request, Response};
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated};
-use crate::token::{digest, revoke, verify, Rejection, TokenMeta};
+use crate::strategy::{strategy, AuthStrategy, Authenticated};
+use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
 const NAME: &str = "auth_api_key";
@@ -237,12 +237,7 @@ where
         state: Option<TokenMeta>,
         response: &mut Response,
     ) -> Result<(), PikkuError> {
-        if let Some(meta) = state {
-            if let Some(SessionChange::Cleared) = successful_change::<S>(response) {
-                revoke(services, NAME, &meta).await?;
-            }
-        }
-        Ok(())
+        revoke_on_logout::<Sv, S>(services, NAME, state, response).await
     }
 }
 

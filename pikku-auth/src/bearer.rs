@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response, SessionChange};
+use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated};
-use crate::token::{digest, revoke, verify, Rejection, TokenMeta};
+use crate::strategy::{strategy, AuthStrategy, Authenticated};
+use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
 const NAME: &str = "auth_bearer";
@@ -172,12 +172,7 @@ where
         state: Option<TokenMeta>,
         response: &mut Response,
     ) -> Result<(), PikkuError> {
-        if let Some(meta) = state {
-            if let Some(SessionChange::Cleared) = successful_change::<S>(response) {
-                revoke(services, NAME, &meta).await?;
-            }
-        }
-        Ok(())
+        revoke_on_logout::<Sv, S>(services, NAME, state, response).await
     }
 }
 

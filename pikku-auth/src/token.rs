@@ -145,6 +145,23 @@ pub(crate) async fn verify<Sv: AuthServices, S: DeserializeOwned>(
     Ok(Ok((decoded.session, meta)))
 }
 
+/// The way back of a token strategy (bearer, API key): after a successful `clear_session`, the session of
+/// the token that authenticated the request is revoked, so the token stops working everywhere.
+///
+/// # Errors
+/// 503 when the store fails.
+pub(crate) async fn revoke_on_logout<Sv: AuthServices, S: Clone + Send + Sync + 'static>(
+    services: &Sv,
+    strategy: &str,
+    state: Option<TokenMeta>,
+    response: &pikku_runtime::Response,
+) -> Result<(), PikkuError> {
+    match (state, crate::strategy::successful_change::<S>(response)) {
+        (Some(meta), Some(pikku_runtime::SessionChange::Cleared)) => revoke(services, strategy, &meta).await,
+        _ => Ok(()),
+    }
+}
+
 /// Revokes the session of a token, if the application has a store.
 ///
 /// # Errors

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
 
-use crate::signature::{arg_type, check_shape, companion, last_segment, no_attr, shared_ref_target, type_args};
+use crate::signature::{arg_type, check_shape, companion_const, last_segment, no_attr, shared_ref_target, type_args};
 
 const EXPECTED: &str = "(services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError>";
 
@@ -33,26 +33,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
     let name = &item.sig.ident;
     let id = name.to_string();
-    let vis = &item.vis;
-    let attrs = &item.attrs;
-    let ty = companion("Middleware", name);
-    let mut call_sig = item.sig.clone();
-    call_sig.ident = syn::Ident::new("call", name.span());
-    let body = &item.block;
+    let (ty, companion) = companion_const(&item, "Middleware", "Runs the middleware directly.");
     Ok(quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #ty;
-
-        #(#attrs)*
-        #[allow(non_upper_case_globals)]
-        #vis const #name: #ty = #ty;
-
-        impl #ty {
-            /// Runs the middleware directly.
-            #vis #call_sig #body
-        }
+        #companion
 
         impl ::pikku::__private::HttpMiddleware<#services, #session> for #ty {
             fn handle<'a>(

@@ -7,7 +7,7 @@ use quote::quote;
 use syn::{ItemFn, Type};
 
 use crate::signature::{
-    arg_type, check_shape, companion, expect_bool, last_segment, no_attr, shared_ref_target, type_args,
+    arg_type, check_shape, companion_const, expect_bool, last_segment, no_attr, shared_ref_target, type_args,
 };
 
 pub(crate) fn expand_auth(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -78,26 +78,9 @@ pub(crate) fn expand_permission(attr: TokenStream, item: TokenStream) -> syn::Re
 fn generate(item: &ItemFn, kind: &str, services: &Type, session: &Type, check: TokenStream) -> TokenStream {
     let name = &item.sig.ident;
     let id = name.to_string();
-    let vis = &item.vis;
-    let attrs = &item.attrs;
-    let ty = companion(kind, name);
-    let mut call_sig = item.sig.clone();
-    call_sig.ident = syn::Ident::new("call", name.span());
-    let body = &item.block;
+    let (ty, companion) = companion_const(item, kind, "Runs the check directly (for unit tests).");
     quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #ty;
-
-        #(#attrs)*
-        #[allow(non_upper_case_globals)]
-        #vis const #name: #ty = #ty;
-
-        impl #ty {
-            /// Runs the check directly (for unit tests).
-            #vis #call_sig #body
-        }
+        #companion
 
         impl ::pikku::__private::Permission<#services, #session> for #ty {
             fn check<'a>(

@@ -136,3 +136,36 @@ pub(crate) fn path_text(path: &syn::Path) -> String {
 pub(crate) fn companion(kind: &str, ident: &syn::Ident) -> syn::Ident {
     syn::Ident::new(&format!("__Pikku{kind}_{ident}"), ident.span())
 }
+
+/// What `#[pikku_auth]`, `#[pikku_permission]` and `#[pikku_middleware]` turn a function into: a hidden
+/// zero-sized type with the function's body as its `call`, and a constant of that type under the
+/// function's name, so the name can be listed (`permissions = [is_admin]`) and type-checked.
+pub(crate) fn companion_const(
+    item: &syn::ItemFn,
+    kind: &str,
+    call_doc: &str,
+) -> (syn::Ident, proc_macro2::TokenStream) {
+    let name = &item.sig.ident;
+    let vis = &item.vis;
+    let attrs = &item.attrs;
+    let ty = companion(kind, name);
+    let mut call_sig = item.sig.clone();
+    call_sig.ident = syn::Ident::new("call", name.span());
+    let body = &item.block;
+    let tokens = quote::quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #ty;
+
+        #(#attrs)*
+        #[allow(non_upper_case_globals)]
+        #vis const #name: #ty = #ty;
+
+        impl #ty {
+            #[doc = #call_doc]
+            #vis #call_sig #body
+        }
+    };
+    (ty, tokens)
+}

@@ -7,10 +7,7 @@
 use std::any::{Any, TypeId};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method};
@@ -22,6 +19,7 @@ use crate::context::{SessionChange, SessionContext};
 use crate::error::PikkuError;
 use crate::input::{parse_input, InputParts};
 use crate::middleware::{BoxFuture, Endpoint, Middleware, Request, RequestBody};
+use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{PermissionRef, Permissions};
 use crate::response::{output_response, Response};
 
@@ -234,29 +232,6 @@ pub(crate) async fn read_json_body(
     Ok(Some(bytes))
 }
 
-/// Turns a panic while polling into an error value, so one request's panic is one request's 500.
-struct CatchUnwind<F>(F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic payload)")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,11 +273,5 @@ mod tests {
     async fn empty_body_is_absent_whatever_the_content_type() {
         let h = headers(&[("content-length", "0")]);
         assert!(read_json_body(RequestBody::Buffered(Bytes::new()), &h, 1024).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn panics_become_errors() {
-        let err = CatchUnwind(std::pin::pin!(async { panic!("boom") })).await.unwrap_err();
-        assert_eq!(panic_message(&*err), "boom");
     }
 }

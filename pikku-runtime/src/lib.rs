@@ -12,6 +12,7 @@ mod function;
 mod info;
 pub mod input;
 mod middleware;
+mod panic;
 mod permission;
 mod pipeline;
 mod registry;

@@ -6,6 +6,7 @@ use tracing::Instrument;
 
 use crate::error::PikkuError;
 use crate::middleware::{Next, Request, RequestBody};
+use crate::panic::{panic_message, CatchUnwind};
 use crate::registry::Registry;
 use crate::request_id::{RequestId, REQUEST_ID_HEADER};
 use crate::response::Response;
@@ -23,7 +24,15 @@ pub(crate) async fn dispatch<Sv: Send + Sync + 'static, S: Clone + Send + Sync +
     // Every log line of the request carries its id: warnings and errors name it themselves; debug lines
     // get it from this span, which costs nothing unless debug logging is on.
     let span = tracing::debug_span!("request", request_id = %request_id, method = %head.method, path = head.uri.path());
-    let mut response = route(registry, services, head, body, request_id).instrument(span).await;
+    // A panic in a function is caught where it happens (its 500 still passes the middleware on the way
+    // back); this catches one in middleware, so it too costs only its own request.
+    let routed = std::pin::pin!(route(registry, services, head, body, request_id).instrument(span));
+    let mut response = match CatchUnwind(routed).await {
+        Ok(response) => response,
+        Err(panic) => {
+            PikkuError::internal(format!("middleware panicked: {}", panic_message(&*panic))).into_response(&request_id)
+        }
+    };
     tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.to_header_value());
     response
