@@ -44,6 +44,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use percent_encoding::percent_decode_str;
+
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 use serde_json::error::Category;
@@ -238,50 +240,14 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     })
 }
 
-/// Percent-decodes `s` (and turns `+` into a space when `plus_as_space`),
-/// borrowing when there is nothing to decode.
+/// Percent-decodes `s` (and turns `+` into a space when `plus_as_space`, as forms encode it), borrowing
+/// when there is nothing to decode. Malformed escapes are kept as written; invalid UTF-8 becomes U+FFFD.
 fn decode(s: &str, plus_as_space: bool) -> Cow<'_, str> {
-    let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || (plus_as_space && b == b'+')) {
-        return Cow::Borrowed(s);
+    if plus_as_space && s.contains('+') {
+        let spaced = s.replace('+', " ");
+        return Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned());
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_as_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    percent_decode_str(s).decode_utf8_lossy()
 }
 
 // ---------------------------------------------------------------------------
