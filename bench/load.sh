@@ -125,11 +125,17 @@ to_us() {
         printf "%.1f", n * m }'
 }
 
-run_wrk() { # server port scenario round
-    local server=$1 port=$2 scenario=$3 round=$4 path header out
+# CPU time (user + system) a process has used, in clock ticks: the server's cost per request is its CPU
+# time over the requests served, a figure that the VM's scheduling noise moves far less than requests/s.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+run_wrk() { # server port scenario round pid
+    local server=$1 port=$2 scenario=$3 round=$4 pid=$5 path header out cpu_before cpu_after
     path=$(scenario_args "$scenario" | cut -d' ' -f1)
     header=$(scenario_args "$scenario" | cut -s -d' ' -f2-)
     out=$WORK/wrk-$server-$scenario-$round.txt
+    cpu_before=$(cpu_ticks "$pid")
     if [[ -n $header ]]; then
         "${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$header" \
             "http://127.0.0.1:$port$path" >"$out"
@@ -141,20 +147,24 @@ run_wrk() { # server port scenario round
         cat "$out" >&2
         exit 1
     fi
-    local rps p50 p99
+    cpu_after=$(cpu_ticks "$pid")
+    local rps p50 p99 requests cpu_us
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    requests=$(awk '/requests in/ {print $1}' "$out")
+    cpu_us=$(awk -v t="$((cpu_after - cpu_before))" -v hz="$CLK_TCK" -v n="$requests" \
+        'BEGIN {printf "%.2f", t / hz * 1000000 / n}')
     p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
     p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
-    echo "$scenario $server $round $rps $p50 $p99" >>"$WORK/results.txt"
-    log "round $round $scenario $server: $rps req/s, p50 ${p50}us, p99 ${p99}us"
+    echo "$scenario $server $round $rps $p50 $p99 $cpu_us" >>"$WORK/results.txt"
+    log "round $round $scenario $server: $rps req/s, p50 ${p50}us, p99 ${p99}us, server CPU ${cpu_us}us/request"
 }
 
 : >"$WORK/results.txt"
 log "wrk: $ROUNDS rounds x ${#SCENARIOS[@]} scenarios x 2 servers, $DURATION each, -c$CONNECTIONS -t$THREADS"
 for round in $(seq "$ROUNDS"); do
     for scenario in "${SCENARIOS[@]}"; do
-        run_wrk pikku "$DEMO_PORT" "$scenario" "$round"
-        run_wrk baseline "$BASELINE_PORT" "$scenario" "$round"
+        run_wrk pikku "$DEMO_PORT" "$scenario" "$round" "$DEMO_PID"
+        run_wrk baseline "$BASELINE_PORT" "$scenario" "$round" "$BASELINE_PID"
     done
 done
 
@@ -171,17 +181,19 @@ median() { # scenario server column
     echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds (medians), loopback," \
         "pinning: $PINNING; $(nproc) CPUs, $(date -u +%Y-%m-%d)"
     echo
-    echo "| scenario | server | requests/s | p50 | p99 | peak RSS | rps pikku/baseline | p99 pikku/baseline |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| scenario | server | requests/s | p50 | p99 | server CPU per request | peak RSS | rps pikku/baseline | p99 pikku/baseline | CPU/request pikku/baseline |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for scenario in "${SCENARIOS[@]}"; do
         pr=$(median "$scenario" pikku 4); p50=$(median "$scenario" pikku 5); pp=$(median "$scenario" pikku 6)
         br=$(median "$scenario" baseline 4); b50=$(median "$scenario" baseline 5); bp=$(median "$scenario" baseline 6)
         rr=$(awk -v a="$pr" -v b="$br" 'BEGIN {printf "%.2f", a / b}')
         rp=$(awk -v a="$pp" -v b="$bp" 'BEGIN {printf "%.2f", a / b}')
+        pc=$(median "$scenario" pikku 7); bc=$(median "$scenario" baseline 7)
+        rc=$(awk -v a="$pc" -v b="$bc" 'BEGIN {printf "%.2f", a / b}')
         fmt() { awk -v u="$1" 'BEGIN { if (u >= 1000) printf "%.2f ms", u / 1000; else printf "%.0f us", u }'; }
-        printf '| %s | pikku | %.0f | %s | %s | %s | %s | %s |\n' "$scenario" "$pr" "$(fmt "$p50")" "$(fmt "$pp")" \
-            "$DEMO_HWM" "$rr" "$rp"
-        printf '| %s | baseline | %.0f | %s | %s | %s | | |\n' "$scenario" "$br" "$(fmt "$b50")" "$(fmt "$bp")" \
-            "$BASELINE_HWM"
+        printf '| %s | pikku | %.0f | %s | %s | %.2f us | %s | %s | %s | %s |\n' "$scenario" "$pr" "$(fmt "$p50")" \
+            "$(fmt "$pp")" "$pc" "$DEMO_HWM" "$rr" "$rp" "$rc"
+        printf '| %s | baseline | %.0f | %s | %s | %.2f us | %s | | | |\n' "$scenario" "$br" "$(fmt "$b50")" \
+            "$(fmt "$bp")" "$bc" "$BASELINE_HWM"
     done
 } | tee "${OUT:-/dev/null}"
