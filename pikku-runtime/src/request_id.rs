@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use http::HeaderValue;
 
 /// Longest client-supplied id we echo; longer ones are replaced (they are not "short").
-pub const MAX_REQUEST_ID_LEN: usize = 64;
+pub const MAX_REQUEST_ID_LEN: usize = 48;
 
 /// The header that carries the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
