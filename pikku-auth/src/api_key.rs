@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use pikku_runtime::input::query_param;
-use pikku_runtime::{BoxFuture, Middleware, PikkuError, Request, Response};
+use pikku_runtime::{Middleware, PikkuError, Request, Response};
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::strategy::{strategy, AuthStrategy, Authenticated};
+use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
@@ -37,7 +37,10 @@ pub enum ApiKeySource {
 /// response time does not tell an attacker how much of a guess was right.
 pub trait ApiKeyLookup<S>: Send + Sync + 'static {
     /// The session of `key`, or `None` for an unknown key (401).
-    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<S>>;
+    ///
+    /// A lookup in memory answers [`Step::Ready`]; one that queries a database returns [`Step::Wait`]
+    /// with a future that owns a copy of the key.
+    fn lookup<'a>(&'a self, key: &str) -> Step<'a, Option<S>>;
 }
 
 /// A fixed table of API keys, kept as SHA-256 digests and compared in constant time against every entry
@@ -79,8 +82,8 @@ impl<S> fmt::Debug for StaticApiKeys<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> ApiKeyLookup<S> for StaticApiKeys<S> {
-    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<S>> {
-        Box::pin(std::future::ready(self.find(key).cloned()))
+    fn lookup<'a>(&'a self, key: &str) -> Step<'a, Option<S>> {
+        Step::Ready(self.find(key).cloned())
     }
 }
 
@@ -206,38 +209,38 @@ where
         false
     }
 
-    async fn authenticate(
-        &self,
-        services: &Sv,
+    fn authenticate<'a>(
+        &'a self,
+        services: &'a Sv,
         request: &Request<S>,
-    ) -> Result<Authenticated<S, TokenMeta>, PikkuError> {
+    ) -> Step<'a, Result<Authenticated<S, TokenMeta>, PikkuError>> {
         let key = match self.key(request) {
             Ok(Some(key)) => key,
-            Ok(None) => return Ok(Authenticated::none()),
-            Err(rejection) => return Err(invalid_key(rejection)),
+            Ok(None) => return Step::Ready(Ok(Authenticated::none())),
+            Err(rejection) => return Step::Ready(Err(invalid_key(rejection))),
         };
         if key.is_empty() {
-            return Err(invalid_key(Rejection::Malformed));
+            return Step::Ready(Err(invalid_key(Rejection::Malformed)));
         }
         match &self.options.lookup {
-            Some(lookup) => match lookup.lookup(&key).await {
+            Some(lookup) => lookup.lookup(&key).map(|found| match found {
                 Some(session) => Ok(Authenticated::session(session)),
                 None => Err(invalid_key(Rejection::Unknown)),
-            },
-            None => match verify::<Sv, S>(services, NAME, &key).await? {
+            }),
+            None => verify::<Sv, S>(services, NAME, &key).map(|verified| match verified? {
                 Ok((session, meta)) => Ok(Authenticated::session_with_state(session, meta)),
                 Err(rejection) => Err(invalid_key(rejection)),
-            },
+            }),
         }
     }
 
-    async fn respond(
-        &self,
-        services: &Sv,
+    fn respond<'a>(
+        &'a self,
+        services: &'a Sv,
         state: Option<TokenMeta>,
         response: &mut Response,
-    ) -> Result<(), PikkuError> {
-        revoke_on_logout::<Sv, S>(services, NAME, state, response).await
+    ) -> Step<'a, Result<(), PikkuError>> {
+        revoke_on_logout::<Sv, S>(services, NAME, state, response)
     }
 }
 

@@ -6,7 +6,7 @@ use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Requ
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::strategy::{strategy, AuthStrategy, Authenticated};
+use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
@@ -141,38 +141,38 @@ where
         false
     }
 
-    async fn authenticate(
-        &self,
-        services: &Sv,
+    fn authenticate<'a>(
+        &'a self,
+        services: &'a Sv,
         request: &Request<S>,
-    ) -> Result<Authenticated<S, TokenMeta>, PikkuError> {
+    ) -> Step<'a, Result<Authenticated<S, TokenMeta>, PikkuError>> {
         let token = match bearer_credential(request.headers()) {
-            Credential::Absent => return Ok(Authenticated::none()),
-            Credential::Malformed => return Err(refuse(Rejection::Malformed)),
+            Credential::Absent => return Step::Ready(Ok(Authenticated::none())),
+            Credential::Malformed => return Step::Ready(Err(refuse(Rejection::Malformed))),
             Credential::Token(token) => token,
         };
         match &self.mode {
-            Mode::Jwt => match verify::<Sv, S>(services, NAME, token).await? {
+            Mode::Jwt => verify::<Sv, S>(services, NAME, token).map(|verified| match verified? {
                 Ok((session, meta)) => Ok(Authenticated::session_with_state(session, meta)),
                 Err(rejection) => Err(refuse(rejection)),
-            },
+            }),
             Mode::Static { digest: expected, session } => {
-                if bool::from(digest(token.as_bytes()).ct_eq(expected)) {
+                Step::Ready(if bool::from(digest(token.as_bytes()).ct_eq(expected)) {
                     Ok(Authenticated::session(session.clone()))
                 } else {
                     Err(refuse(Rejection::Unknown))
-                }
+                })
             }
         }
     }
 
-    async fn respond(
-        &self,
-        services: &Sv,
+    fn respond<'a>(
+        &'a self,
+        services: &'a Sv,
         state: Option<TokenMeta>,
         response: &mut Response,
-    ) -> Result<(), PikkuError> {
-        revoke_on_logout::<Sv, S>(services, NAME, state, response).await
+    ) -> Step<'a, Result<(), PikkuError>> {
+        revoke_on_logout::<Sv, S>(services, NAME, state, response)
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::csrf::CsrfOptions;
-use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated};
+use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated, Step};
 use crate::token::{now_secs, revoke, verify, TokenMeta};
 use crate::AuthServices;
 
@@ -285,31 +285,30 @@ where
         self.describe.clone()
     }
 
-    async fn authenticate(
-        &self,
-        services: &Sv,
+    fn authenticate<'a>(
+        &'a self,
+        services: &'a Sv,
         request: &Request<S>,
-    ) -> Result<Authenticated<S, CookieState<S>>, PikkuError> {
-        let Some(cookie) = self.find(request.headers()) else { return Ok(Authenticated::none()) };
+    ) -> Step<'a, Result<Authenticated<S, CookieState<S>>, PikkuError>> {
+        let Some(cookie) = self.find(request.headers()) else { return Step::Ready(Ok(Authenticated::none())) };
         if cookie.value().is_empty() {
-            return Ok(Authenticated::none());
+            return Step::Ready(Ok(Authenticated::none()));
         }
-        let (session, meta) = match verify::<Sv, S>(services, NAME, cookie.value()).await? {
-            Ok(verified) => verified,
-            Err(rejection) => {
-                rejection.log(NAME);
-                return Ok(Authenticated::absent(CookieState::Invalid));
-            }
-        };
-        self.csrf.check(request.method(), request.headers(), request.uri().authority().map(|a| a.as_str()))?;
-        // Without `iat` (possible in a foreign token), the age is inferred from the expiry.
-        let issued_at = meta.issued_at.unwrap_or_else(|| {
-            meta.expires_at.saturating_sub(i64::try_from(self.expires_in.as_secs()).unwrap_or(i64::MAX))
-        });
-        let age = now_secs().saturating_sub(issued_at);
-        let due = u64::try_from(age).is_ok_and(|age| Duration::from_secs(age) >= self.refresh_after);
-        let refresh = due.then(|| session.clone());
-        Ok(Authenticated::session_with_state(session, CookieState::Valid { meta, refresh }))
+        // Decided now (it reads the request), applied only if the cookie authenticates the request: an
+        // invalid cookie is no session, and a request without a session is no CSRF risk.
+        let csrf = self.csrf.check(request.method(), request.headers(), request.uri().authority().map(|a| a.as_str()));
+        verify::<Sv, S>(services, NAME, cookie.value()).map(move |verified| {
+            let (session, meta) = match verified? {
+                Ok(verified) => verified,
+                Err(rejection) => {
+                    rejection.log(NAME);
+                    return Ok(Authenticated::absent(CookieState::Invalid));
+                }
+            };
+            csrf?;
+            let refresh = self.refresh_due(&meta).then(|| session.clone());
+            Ok(Authenticated::session_with_state(session, CookieState::Valid { meta, refresh }))
+        })
     }
 
     fn presents_credential(&self, request: &Request<S>) -> bool {
@@ -330,20 +329,31 @@ where
         self.write_back(services, None, response).map(drop)
     }
 
-    async fn respond(
-        &self,
-        services: &Sv,
+    fn respond<'a>(
+        &'a self,
+        services: &'a Sv,
         state: Option<CookieState<S>>,
         response: &mut Response,
-    ) -> Result<(), PikkuError> {
-        if let Some(meta) = self.write_back(services, state, response)? {
-            revoke(services, NAME, &meta).await?;
+    ) -> Step<'a, Result<(), PikkuError>> {
+        match self.write_back(services, state, response) {
+            Err(e) => Step::Ready(Err(e)),
+            Ok(None) => Step::Ready(Ok(())),
+            Ok(Some(meta)) => Step::Wait(Box::pin(async move { revoke(services, NAME, &meta).await })),
         }
-        Ok(())
     }
 }
 
 impl<S: Serialize + Clone + Send + Sync + 'static> CookieStrategy<S> {
+    /// Whether a valid cookie's token has lived past the refresh point. Without `iat` (possible in a
+    /// foreign token), the age is inferred from the expiry.
+    fn refresh_due(&self, meta: &TokenMeta) -> bool {
+        let issued_at = meta.issued_at.unwrap_or_else(|| {
+            meta.expires_at.saturating_sub(i64::try_from(self.expires_in.as_secs()).unwrap_or(i64::MAX))
+        });
+        let age = now_secs().saturating_sub(issued_at);
+        u64::try_from(age).is_ok_and(|age| Duration::from_secs(age) >= self.refresh_after)
+    }
+
     /// Writes the cookie the response calls for (issue, refresh, remove) and returns the session to
     /// revoke, if any. Synchronous: only the revocation may need the (possibly remote) store.
     fn write_back<Sv: AuthServices>(

@@ -52,7 +52,7 @@ pub use cookie_session::{auth_cookie, CookieOptions, CookieStrategy, SameSite};
 pub use csrf::CsrfOptions;
 pub use jwt::{DecodedToken, JwtError, JwtService};
 pub use store::{InMemorySessionStore, SessionStore, StoreError};
-pub use strategy::{strategy, AuthStrategy, Authenticated, Strategy};
+pub use strategy::{strategy, AuthStrategy, Authenticated, Step, Strategy};
 pub use token::constant_time_eq;
 
 /// What the strategies need from the application's services: the JWT service and, optionally, a session

@@ -5,7 +5,7 @@
 //! the server must invalidate the session on logout, not only the client). The store is keyed by session
 //! id, not by token, so revoking a session also kills every token refreshed from it.
 //!
-//! The trait is deliberately small (two async calls, string keys, an expiry in epoch seconds) so a shared
+//! The trait is deliberately small (two calls, string keys, an expiry in epoch seconds) so a shared
 //! store such as Redis (`SET key 1 EXAT expires_at`, `EXISTS key`) implements it without any strategy
 //! changing.
 
@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use pikku_runtime::BoxFuture;
 
+use crate::strategy::Step;
 use crate::token::now_secs;
 
 /// A session store failure. Strategies fail closed on it (503): a store that cannot answer "is this session
@@ -31,19 +32,13 @@ pub enum StoreError {
 /// Keys are session ids (the part of a token's `jti` before the `.`), or `sig:<signature>` for tokens
 /// without `jti` (minted by a Pikku TypeScript service).
 pub trait SessionStore: Send + Sync + 'static {
-    /// Whether `session_id` has been revoked.
+    /// Whether `session_id` has been revoked. Asked on every authenticated request: a store in this
+    /// process answers [`Step::Ready`] (no future at all); a remote one returns [`Step::Wait`] with a
+    /// future that owns a copy of the id.
     ///
     /// # Errors
     /// [`StoreError`] when the backend cannot answer; the request then fails with 503.
-    fn is_revoked<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
-
-    /// Answers [`is_revoked`](Self::is_revoked) at once when the store can (it lives in this process),
-    /// so the check on every authenticated request costs no future. `None` (the default) means "ask
-    /// `is_revoked`", which a remote store (Redis) does.
-    fn is_revoked_now(&self, session_id: &str) -> Option<Result<bool, StoreError>> {
-        let _ = session_id;
-        None
-    }
+    fn is_revoked<'a>(&'a self, session_id: &str) -> Step<'a, Result<bool, StoreError>>;
 
     /// Revokes `session_id`. `expires_at` (seconds since the epoch) is when the last token of the session
     /// expires: the entry may be forgotten after it.
@@ -121,13 +116,8 @@ fn prune(revoked: &mut Revoked, now: i64) {
 }
 
 impl SessionStore for InMemorySessionStore {
-    fn is_revoked<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let revoked = self.lock().entries.contains_key(session_id);
-        Box::pin(std::future::ready(Ok(revoked)))
-    }
-
-    fn is_revoked_now(&self, session_id: &str) -> Option<Result<bool, StoreError>> {
-        Some(Ok(self.lock().entries.contains_key(session_id)))
+    fn is_revoked<'a>(&'a self, session_id: &str) -> Step<'a, Result<bool, StoreError>> {
+        Step::Ready(Ok(self.lock().entries.contains_key(session_id)))
     }
 
     fn revoke<'a>(&'a self, session_id: &'a str, expires_at: i64) -> BoxFuture<'a, Result<(), StoreError>> {

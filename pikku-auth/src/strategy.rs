@@ -1,11 +1,92 @@
 //! The public strategy trait the built-in strategies implement, and the adapter that makes any strategy a
 //! middleware.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use pikku_runtime::{
-    session_change, BoxFuture, HttpMiddleware, Middleware, Next, Participation, PikkuError, Request, Response,
+    session_change, BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Participation, PikkuError, Request,
+    Response,
 };
+
+/// An answer now, or a future of it: how strategies, session stores and key lookups answer. Most answers
+/// need no I/O (a JWT is verified in memory, an in-process store is a map lookup), and answering them as
+/// [`Step::Ready`] costs no future at all; only real I/O (a Redis store, a database lookup) pays for a
+/// boxed one.
+///
+/// A `Step` can be awaited either way:
+///
+/// ```
+/// # tokio_test_block(async {
+/// use pikku_auth::Step;
+///
+/// let now: Step<'_, u32> = Step::Ready(1);
+/// let later: Step<'_, u32> = Step::Wait(Box::pin(async { 2 }));
+/// assert_eq!(now.await + later.await, 3);
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub enum Step<'a, T> {
+    /// The answer, without waiting.
+    Ready(T),
+    /// The answer after I/O.
+    Wait(BoxFuture<'a, T>),
+}
+
+impl<'a, T: Send + 'a> Step<'a, T> {
+    /// Transforms the answer, now or when it comes.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U + Send + 'a) -> Step<'a, U> {
+        match self {
+            Step::Ready(value) => Step::Ready(f(value)),
+            Step::Wait(future) => Step::Wait(Box::pin(async move { f(future.await) })),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Step<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Ready(value) => f.debug_tuple("Ready").field(value).finish(),
+            Step::Wait(_) => f.write_str("Wait(..)"),
+        }
+    }
+}
+
+impl<'a, T: Send + 'a> IntoFuture for Step<'a, T> {
+    type Output = T;
+    type IntoFuture = StepFuture<'a, T>;
+
+    fn into_future(self) -> StepFuture<'a, T> {
+        match self {
+            Step::Ready(value) => StepFuture::Ready(Some(value)),
+            Step::Wait(future) => StepFuture::Wait(future),
+        }
+    }
+}
+
+/// The future of a [`Step`].
+#[doc(hidden)]
+pub enum StepFuture<'a, T> {
+    Ready(Option<T>),
+    Wait(BoxFuture<'a, T>),
+}
+
+impl<T> Future for StepFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut() {
+            StepFuture::Ready(value) => Poll::Ready(value.take().expect("a StepFuture is polled after completion")),
+            StepFuture::Wait(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+// `T` is only ever moved out, never pinned in place, so the future is `Unpin` whatever `T` is.
+impl<T> Unpin for StepFuture<'_, T> {}
 
 /// What [`AuthStrategy::authenticate`] found.
 ///
@@ -59,7 +140,7 @@ impl<S, St> Authenticated<S, St> {
 /// ```
 /// use std::collections::HashMap;
 /// use base64::{engine::general_purpose::STANDARD, Engine};
-/// use pikku_auth::{strategy, AuthStrategy, Authenticated};
+/// use pikku_auth::{strategy, AuthStrategy, Authenticated, Step};
 /// use pikku_runtime::{header, HeaderMap, Method, Middleware, PikkuError, Request};
 ///
 /// #[derive(Clone, Debug, PartialEq)]
@@ -74,23 +155,29 @@ impl<S, St> Authenticated<S, St> {
 ///
 ///     fn name(&self) -> &str { "auth_basic" }
 ///
-///     async fn authenticate(
-///         &self,
-///         services: &Services,
+///     fn authenticate<'a>(
+///         &'a self,
+///         services: &'a Services,
 ///         request: &Request<Session>,
-///     ) -> Result<Authenticated<Session, ()>, PikkuError> {
-///         let Some(value) = request.headers().get(header::AUTHORIZATION) else { return Ok(Authenticated::none()) };
-///         let Some(encoded) = value.to_str().ok().and_then(|v| v.strip_prefix("Basic ")) else {
-///             return Ok(Authenticated::none()); // another scheme: not ours
-///         };
-///         let refused = || PikkuError::invalid_session("Invalid credentials");
-///         let decoded = STANDARD.decode(encoded).map_err(|_| refused())?;
-///         let (user, password) = std::str::from_utf8(&decoded).ok().and_then(|s| s.split_once(':')).ok_or_else(refused)?;
-///         // A real application compares password hashes (argon2) here.
-///         match services.users.get(user) {
-///             Some(&expected) if expected == password => Ok(Authenticated::session(Session { user: user.into() })),
-///             _ => Err(refused()),
-///         }
+///     ) -> Step<'a, Result<Authenticated<Session, ()>, PikkuError>> {
+///         // The user table is in memory, so the answer is ready. A database lookup would take the user
+///         // and password out of the request and return `Step::Wait(Box::pin(async move { ... }))`.
+///         Step::Ready(check(services, request))
+///     }
+/// }
+///
+/// fn check(services: &Services, request: &Request<Session>) -> Result<Authenticated<Session, ()>, PikkuError> {
+///     let Some(value) = request.headers().get(header::AUTHORIZATION) else { return Ok(Authenticated::none()) };
+///     let Some(encoded) = value.to_str().ok().and_then(|v| v.strip_prefix("Basic ")) else {
+///         return Ok(Authenticated::none()); // another scheme: not ours
+///     };
+///     let refused = || PikkuError::invalid_session("Invalid credentials");
+///     let decoded = STANDARD.decode(encoded).map_err(|_| refused())?;
+///     let (user, password) = std::str::from_utf8(&decoded).ok().and_then(|s| s.split_once(':')).ok_or_else(refused)?;
+///     // A real application compares password hashes (argon2) here.
+///     match services.users.get(user) {
+///         Some(&expected) if expected == password => Ok(Authenticated::session(Session { user: user.into() })),
+///         _ => Err(refused()),
 ///     }
 /// }
 ///
@@ -120,16 +207,18 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
     }
 
     /// Reads this strategy's credential from the request. Called only while no earlier strategy has
-    /// established a session.
+    /// established a session. Answer with [`Step::Ready`] when no I/O is needed (the usual case: the
+    /// request is then passed on without its future being kept); a [`Step::Wait`] future cannot borrow
+    /// the request, so take from it what the wait needs first.
     ///
     /// # Errors
     /// A [`PikkuError`] refuses the request with its status (401 for a bad credential, 403 for CSRF, 503
     /// when the session store fails); the function does not run.
-    fn authenticate(
-        &self,
-        services: &Sv,
+    fn authenticate<'a>(
+        &'a self,
+        services: &'a Sv,
         request: &Request<S>,
-    ) -> impl Future<Output = Result<Authenticated<S, Self::State>, PikkuError>> + Send;
+    ) -> Step<'a, Result<Authenticated<S, Self::State>, PikkuError>>;
 
     /// Whether the request carries something this strategy reads (a cheap look at the headers; the
     /// strategy still decides in [`authenticate`](Self::authenticate)). By default `true`.
@@ -158,19 +247,21 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Runs on the way back with the state `authenticate` returned (`None` when it returned none or was
-    /// not asked). [`session_change`] tells what the function recorded. By default, does nothing.
+    /// Runs on the way back with the state `authenticate` returned (`None` when it returned none).
+    /// [`session_change`] tells what the function recorded. Changes to the response are made here, at
+    /// once; a [`Step::Wait`] is for what needs I/O afterwards (recording a revocation). By default, does
+    /// nothing.
     ///
     /// # Errors
     /// A [`PikkuError`] replaces the response (for example 503 when a revocation could not be stored).
-    fn respond(
-        &self,
-        services: &Sv,
+    fn respond<'a>(
+        &'a self,
+        services: &'a Sv,
         state: Option<Self::State>,
         response: &mut Response,
-    ) -> impl Future<Output = Result<(), PikkuError>> + Send {
+    ) -> Step<'a, Result<(), PikkuError>> {
         let _ = (services, state, response);
-        async { Ok(()) }
+        Step::Ready(Ok(()))
     }
 }
 
@@ -200,17 +291,20 @@ where
         mut request: Request<S>,
         next: Next<'a, Sv, S>,
     ) -> BoxFuture<'a, Result<Response, PikkuError>> {
-        Box::pin(async move {
-            // `participation` sends only requests without a session here.
-            let found = self.0.authenticate(services, &request).await?;
-            if let Some(session) = found.session {
-                request.set_session(session);
+        // `participation` sends only requests without a session here. When the answer is ready, the
+        // request goes on at once and the boxed future keeps only the way back (smaller, and under the
+        // allocator's per-thread cache limit).
+        match self.0.authenticate(services, &request) {
+            Step::Ready(Err(refused)) => Box::pin(std::future::ready(Err(refused))),
+            Step::Ready(Ok(found)) => {
+                let state = establish(&mut request, found);
+                Box::pin(self.way_back(services, state, next.run(request)))
             }
-            let state = found.state;
-            let mut response = next.run(request).await;
-            self.0.respond(services, state, &mut response).await?;
-            Ok(response)
-        })
+            Step::Wait(found) => Box::pin(async move {
+                let state = establish(&mut request, found.await?);
+                self.way_back(services, state, next.run(request)).await
+            }),
+        }
     }
 
     fn name(&self) -> &str {
@@ -235,6 +329,32 @@ where
 
     fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
         self.0.respond_without_credential(services, response)
+    }
+}
+
+fn establish<S, St>(request: &mut Request<S>, found: Authenticated<S, St>) -> Option<St> {
+    if let Some(session) = found.session {
+        request.set_session(session);
+    }
+    found.state
+}
+
+impl<T> Strategy<T> {
+    async fn way_back<Sv, S>(
+        &self,
+        services: &Sv,
+        state: Option<T::State>,
+        rest: NextFuture<'_, Sv, S>,
+    ) -> Result<Response, PikkuError>
+    where
+        Sv: Send + Sync + 'static,
+        S: Send + Sync + 'static,
+        T: AuthStrategy<Sv, S>,
+    {
+        let mut response = rest.await;
+        let after = self.0.respond(services, state, &mut response);
+        after.await?;
+        Ok(response)
     }
 }
 

@@ -12,6 +12,7 @@ use pikku_runtime::{
 use serde::{Deserialize, Serialize};
 
 use crate::jwt::JwtService;
+use crate::strategy::Step;
 use crate::token::now_secs;
 use crate::{AuthServices, InMemorySessionStore, SessionStore, StoreError};
 
@@ -55,8 +56,9 @@ struct FailingStore;
 struct Refused;
 
 impl SessionStore for FailingStore {
-    fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })
+    fn is_revoked<'a>(&'a self, _: &str) -> Step<'a, Result<bool, StoreError>> {
+        // A remote store's shape: the answer comes after a wait (which fails here).
+        Step::Wait(Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) }))
     }
     fn revoke<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })

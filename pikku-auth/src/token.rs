@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::jwt::JwtError;
+use crate::strategy::Step;
 use crate::AuthServices;
 
 /// Seconds since the epoch.
@@ -116,33 +117,45 @@ impl Rejection {
     }
 }
 
+/// What verifying a token comes to: the session and its token, or why the credential is refused.
+pub(crate) type Verified<S> = Result<(S, TokenMeta), Rejection>;
+
 /// Verifies `token` with the application's JWT service, then against the session store if there is one.
+/// Ready at once unless the store is remote.
 ///
 /// # Errors
 /// The outer `Err` is a store failure (503, fail closed); the inner one is a rejected credential.
-pub(crate) async fn verify<Sv: AuthServices, S: DeserializeOwned>(
-    services: &Sv,
-    strategy: &str,
+pub(crate) fn verify<'a, Sv: AuthServices, S: DeserializeOwned + Send + 'a>(
+    services: &'a Sv,
+    strategy: &'static str,
     token: &str,
-) -> Result<Result<(S, TokenMeta), Rejection>, PikkuError> {
+) -> Step<'a, Result<Verified<S>, PikkuError>> {
     let decoded = match services.jwt().decode::<S>(token) {
         Ok(decoded) => decoded,
-        Err(e) => return Ok(Err(e.into())),
+        Err(e) => return Step::Ready(Ok(Err(e.into()))),
     };
     let meta = TokenMeta::new(token, decoded.jti, decoded.issued_at, decoded.expires_at);
-    if let Some(store) = services.session_store() {
-        let key = meta.revocation_key();
-        let revoked = match store.is_revoked_now(key) {
-            Some(answer) => answer,
-            None => store.is_revoked(key).await,
-        };
-        match revoked {
-            Ok(false) => {}
-            Ok(true) => return Ok(Err(Rejection::Revoked)),
-            Err(e) => return Err(store_unavailable(strategy, &e)),
+    let session = decoded.session;
+    let Some(store) = services.session_store() else { return Step::Ready(Ok(Ok((session, meta)))) };
+    match store.is_revoked(meta.revocation_key()) {
+        Step::Ready(answer) => Step::Ready(revocation_outcome(strategy, answer, session, meta)),
+        Step::Wait(answer) => {
+            Step::Wait(Box::pin(async move { revocation_outcome(strategy, answer.await, session, meta) }))
         }
     }
-    Ok(Ok((decoded.session, meta)))
+}
+
+fn revocation_outcome<S>(
+    strategy: &str,
+    answer: Result<bool, crate::StoreError>,
+    session: S,
+    meta: TokenMeta,
+) -> Result<Verified<S>, PikkuError> {
+    match answer {
+        Ok(false) => Ok(Ok((session, meta))),
+        Ok(true) => Ok(Err(Rejection::Revoked)),
+        Err(e) => Err(store_unavailable(strategy, &e)),
+    }
 }
 
 /// The way back of a token strategy (bearer, API key): after a successful `clear_session`, the session of
@@ -150,15 +163,17 @@ pub(crate) async fn verify<Sv: AuthServices, S: DeserializeOwned>(
 ///
 /// # Errors
 /// 503 when the store fails.
-pub(crate) async fn revoke_on_logout<Sv: AuthServices, S: Clone + Send + Sync + 'static>(
-    services: &Sv,
-    strategy: &str,
+pub(crate) fn revoke_on_logout<'a, Sv: AuthServices, S: Clone + Send + Sync + 'static>(
+    services: &'a Sv,
+    strategy: &'static str,
     state: Option<TokenMeta>,
     response: &pikku_runtime::Response,
-) -> Result<(), PikkuError> {
+) -> Step<'a, Result<(), PikkuError>> {
     match (state, crate::strategy::successful_change::<S>(response)) {
-        (Some(meta), Some(pikku_runtime::SessionChange::Cleared)) => revoke(services, strategy, &meta).await,
-        _ => Ok(()),
+        (Some(meta), Some(pikku_runtime::SessionChange::Cleared)) => {
+            Step::Wait(Box::pin(async move { revoke(services, strategy, &meta).await }))
+        }
+        _ => Step::Ready(Ok(())),
     }
 }
 

@@ -135,6 +135,7 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
     /// Holds the request once and lends it to the phases. (An `async fn` taking the request by value
     /// would store it twice, as its argument and as its binding, and a future over 1 KiB leaves the
     /// allocator's per-thread cache.)
+    #[allow(clippy::manual_async_fn)] // the point: an `async fn` would store the request twice
     fn respond<'a>(
         &'a self,
         services: &'a F::Services,
