@@ -34,9 +34,9 @@ pub struct Request<S> {
     pub(crate) body: RequestBody,
     pub(crate) session: Option<S>,
     pub(crate) request_id: RequestId,
-    /// Path parameters: the name's index in the route's parameter list and the value's byte range in the
-    /// path (ranges, because the values borrow the URI this struct owns).
-    pub(crate) params: Vec<(usize, Range<usize>)>,
+    /// Path parameter values as byte ranges of the path (they would borrow the URI this struct owns), in
+    /// the order of `param_names`.
+    pub(crate) params: Vec<Range<usize>>,
     pub(crate) param_names: Arc<[Box<str>]>,
 }
 
@@ -78,8 +78,7 @@ impl<S> Request<S> {
 
     /// A path parameter by name, still percent-encoded.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        let path = self.head.uri.path();
-        self.params.iter().find(|(index, _)| &*self.param_names[*index] == name).map(|(_, range)| &path[range.clone()])
+        self.path_params().find(|(param, _)| *param == name).map(|(_, value)| value)
     }
 
     /// A request for unit tests of middleware (no body, no path parameters, a generated request id).
@@ -100,7 +99,7 @@ impl<S> Request<S> {
 
     pub(crate) fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
         let path = self.head.uri.path();
-        self.params.iter().map(move |(index, range)| (&*self.param_names[*index], &path[range.clone()]))
+        self.param_names.iter().zip(&self.params).map(move |(name, range)| (&**name, &path[range.clone()]))
     }
 }
 

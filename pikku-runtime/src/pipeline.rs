@@ -53,14 +53,14 @@ async fn route<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     let Some(target) = entry.target(&head.method) else {
         return PikkuError::method_not_allowed(entry.allow.clone()).into_response(&request_id);
     };
+    // The router hands out the values in template order, as slices of `path`: keep their positions, so the
+    // request can own the URI, and pair them with the names by order.
     let params = matched
         .params
         .iter()
-        .map(|(name, value)| {
-            let index = entry.params.iter().position(|p| &**p == name).expect("router parameters are the template's");
-            // The router hands out slices of `path`; keep their position so the request can own the URI.
+        .map(|(_, value)| {
             let start = value.as_ptr() as usize - path.as_ptr() as usize;
-            (index, start..start + value.len())
+            start..start + value.len()
         })
         .collect();
     let request = Request { head, body, session: None, request_id, params, param_names: entry.params.clone() };
