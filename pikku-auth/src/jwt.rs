@@ -394,10 +394,29 @@ impl JwtService {
     /// Verify a token and decode its session.
     pub fn decode<S: DeserializeOwned>(&self, token: &str) -> Result<DecodedToken<S>, JwtError> {
         let inner = &*self.inner;
-        let key = inner.select_key(token)?;
-
-        let claims =
-            jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation).map_err(map_decode_error)?.claims;
+        let claims = if let [key] = &inner.keys[..] {
+            // One key (the common case): no header peek before verifying. `jsonwebtoken` parses the header
+            // anyway, the validation pins the algorithm, and the `kid` and `crit` checks are made on the
+            // header it returns. A failure is explained the way the peek would have.
+            match jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation) {
+                Ok(data) => {
+                    if data.header.crit.is_some() {
+                        return Err(JwtError::Malformed);
+                    }
+                    if data.header.kid.as_deref().is_some_and(|kid| kid != key.kid) {
+                        return Err(JwtError::UnknownKey);
+                    }
+                    data.claims
+                }
+                Err(e) => {
+                    inner.select_key(token)?;
+                    return Err(map_decode_error(e));
+                }
+            }
+        } else {
+            let key = inner.select_key(token)?;
+            jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation).map_err(map_decode_error)?.claims
+        };
 
         let expires_at = match claims.exp {
             NumericDate::Value(exp) => exp,

@@ -1,57 +1,76 @@
 //! One request through the application: route match (404 / 405), the middleware onion, the endpoint,
 //! and the `x-request-id` header on every response.
 
-use http::HeaderName;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
 use tracing::Instrument;
 
 use crate::error::PikkuError;
-use crate::middleware::{Next, Request, RequestBody};
+use crate::middleware::{Next, NextFuture, Request, RequestBody};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::registry::Registry;
-use crate::request_id::{RequestId, REQUEST_ID_HEADER};
+use crate::request_id::{RequestId, REQUEST_ID_HEADER_NAME};
 use crate::response::Response;
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
-
 /// Runs one request through the exact pipeline the server uses.
-pub(crate) async fn dispatch<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
-    registry: &Registry<Sv, S>,
-    services: &Sv,
+///
+/// Routing and the start of the onion are synchronous (each layer boxes its own future), so they run
+/// before the returned future exists: it holds only the rest of the onion, not the request. That keeps it
+/// small, and hyper moves it into place for every request.
+pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    registry: &'a Registry<Sv, S>,
+    services: &'a Sv,
     request: http::Request<RequestBody>,
-) -> Response {
+) -> impl Future<Output = Response> + Send + 'a {
     let (head, body) = request.into_parts();
     let request_id = RequestId::from_headers(&head.headers);
     // Every log line of the request carries its id: warnings and errors name it themselves; debug lines
     // get it from this span, which costs nothing unless debug logging is on.
     let span = tracing::debug_span!("request", request_id = %request_id, method = %head.method, path = head.uri.path());
     // A panic in a function is caught where it happens (its 500 still passes the middleware on the way
-    // back); this catches one in middleware, so it too costs only its own request.
-    let routed = std::pin::pin!(route(registry, services, head, body, request_id).instrument(span));
-    let mut response = match CatchUnwind(routed).await {
-        Ok(response) => response,
-        Err(panic) => {
-            PikkuError::internal(format!("middleware panicked: {}", panic_message(&*panic))).into_response(&request_id)
-        }
+    // back); these catch one in middleware, so it too costs only its own request.
+    let routed = {
+        let _entered = span.enter();
+        std::panic::catch_unwind(AssertUnwindSafe(|| route(registry, services, head, body, request_id)))
     };
-    tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
-    response.headers_mut().insert(X_REQUEST_ID.clone(), request_id.to_header_value());
-    response
+    async move {
+        let outcome = match routed {
+            Ok(Routed::Answered(response)) => Ok(response),
+            Ok(Routed::Running(rest)) => CatchUnwind(rest).instrument(span).await,
+            Err(panic) => Err(panic),
+        };
+        let mut response = outcome.unwrap_or_else(|panic| {
+            PikkuError::internal(format!("middleware panicked: {}", panic_message(&*panic))).into_response(&request_id)
+        });
+        tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
+        response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
+        response
+    }
 }
 
-async fn route<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
-    registry: &Registry<Sv, S>,
-    services: &Sv,
+/// A request after routing: answered already (404, 405), or on its way through the onion.
+enum Routed<'a, Sv, S> {
+    Answered(Response),
+    Running(NextFuture<'a, Sv, S>),
+}
+
+fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    registry: &'a Registry<Sv, S>,
+    services: &'a Sv,
     head: http::request::Parts,
     body: RequestBody,
     request_id: RequestId,
-) -> Response {
+) -> Routed<'a, Sv, S> {
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
-        return PikkuError::not_found(format!("No route for {}", truncate(path))).into_response(&request_id);
+        return Routed::Answered(
+            PikkuError::not_found(format!("No route for {}", truncate(path))).into_response(&request_id),
+        );
     };
     let entry = &registry.paths[*matched.value];
     let Some(target) = entry.target(&head.method) else {
-        return PikkuError::method_not_allowed(entry.allow.clone()).into_response(&request_id);
+        return Routed::Answered(PikkuError::method_not_allowed(entry.allow.clone()).into_response(&request_id));
     };
     // The router hands out the values in template order, as slices of `path`: keep their positions, so the
     // request can own the URI, and pair them with the names by order.
@@ -65,7 +84,7 @@ async fn route<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
         .collect();
     let request = Request { head, body, session: None, request_id, params, param_names: entry.params.clone() };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
-    next.run(request).await
+    Routed::Running(next.run(request))
 }
 
 /// Echoing a client's path in a message: bounded, so a huge URI does not become a huge body.

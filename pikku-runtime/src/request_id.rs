@@ -17,7 +17,10 @@ pub const MAX_REQUEST_ID_LEN: usize = 48;
 /// The header that carries the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// A request id: 1 to 64 visible ASCII characters.
+/// The header as a parsed name, so looking it up costs no parsing per request.
+pub(crate) static REQUEST_ID_HEADER_NAME: http::HeaderName = http::HeaderName::from_static(REQUEST_ID_HEADER);
+
+/// A request id: 1 to 48 visible ASCII characters.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RequestId {
     len: u8,
@@ -40,7 +43,7 @@ impl RequestId {
     /// The client's id from the headers when sane, else a fresh one.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
         headers
-            .get(REQUEST_ID_HEADER)
+            .get(&REQUEST_ID_HEADER_NAME)
             .and_then(|v| v.to_str().ok())
             .and_then(Self::parse)
             .unwrap_or_else(Self::generate)

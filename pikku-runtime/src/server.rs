@@ -80,8 +80,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
 
     /// Runs one request through the pipeline exactly as the server does for a request it has read
     /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
-    pub async fn dispatch(&self, request: http::Request<RequestBody>) -> crate::Response {
-        dispatch(&self.inner.registry, &self.inner.services, request).await
+    pub fn dispatch(&self, request: http::Request<RequestBody>) -> impl Future<Output = crate::Response> + Send + '_ {
+        dispatch(&self.inner.registry, &self.inner.services, request)
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets

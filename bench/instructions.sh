@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Instructions per request (valgrind's callgrind), pikku against the hand-written baseline, in-process:
+# a count that does not move with the machine's noise, unlike time. One command:
+#
+#   bench/instructions.sh
+#
+# For each scenario and side it runs `request_loop` (examples/auth-demo/examples/request_loop.rs) with 0
+# and with N requests under callgrind and prints (instructions(N) - instructions(0)) / N, so start-up
+# (building the server, minting the token) is not counted. N=1000 by default (environment: N).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000}
+
+if ! command -v valgrind >/dev/null; then
+    echo "instructions.sh: installing valgrind" >&2
+    apt-get update >&2 && apt-get install -y valgrind >&2
+fi
+cargo build --release -p auth-demo --example request_loop >&2
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/request_loop
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+count() { # side scenario n -> instructions
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/out" "$BIN" "$1" "$2" "$3" 2>&1 |
+        awk '/Collected :/ {print $NF}'
+}
+
+echo "Instructions per request (callgrind, in-process, N=$N), $(date -u +%Y-%m-%d)"
+echo
+echo "| scenario | pikku | baseline | pikku/baseline |"
+echo "|---|---:|---:|---:|"
+for scenario in health me_bearer me_cookie; do
+    declare -A per
+    for side in pikku baseline; do
+        zero=$(count "$side" "$scenario" 0)
+        many=$(count "$side" "$scenario" "$N")
+        per[$side]=$(( (many - zero) / N ))
+    done
+    awk -v s="$scenario" -v p="${per[pikku]}" -v b="${per[baseline]}" \
+        'BEGIN {printf "| %s | %d | %d | %.2f |\n", s, p, b, p / b}'
+done
