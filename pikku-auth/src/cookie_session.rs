@@ -5,7 +5,6 @@ use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use ::cookie::Cookie;
 pub use ::cookie::SameSite;
 use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response, SessionChange};
 use serde::de::DeserializeOwned;
@@ -238,14 +237,24 @@ impl<S> CookieStrategy<S> {
     }
 
     /// The value of this strategy's cookie, if the request carries it (the first one when repeated).
-    fn find<'h>(&self, headers: &'h HeaderMap) -> Option<Cookie<'h>> {
+    ///
+    /// A `Cookie` header is `name=value` pairs separated by `;` (RFC 6265 §4.2.1; a value may be quoted).
+    /// Read directly rather than through `cookie::Cookie::split_parse`, which parses every cookie of the
+    /// header in full: measured at about 3,000 instructions per request for a three-cookie header, ten
+    /// times this.
+    fn find<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|cookie| cookie.name() == &*self.name)
+            .flat_map(|cookies| cookies.split(';'))
+            .find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                (name.trim() == &*self.name).then(|| {
+                    let value = value.trim();
+                    value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
+                })
+            })
     }
 }
 
@@ -291,13 +300,13 @@ where
         request: &Request<S>,
     ) -> Step<'a, Result<Authenticated<S, CookieState<S>>, PikkuError>> {
         let Some(cookie) = self.find(request.headers()) else { return Step::Ready(Ok(Authenticated::none())) };
-        if cookie.value().is_empty() {
+        if cookie.is_empty() {
             return Step::Ready(Ok(Authenticated::none()));
         }
         // Decided now (it reads the request), applied only if the cookie authenticates the request: an
         // invalid cookie is no session, and a request without a session is no CSRF risk.
         let csrf = self.csrf.check(request.method(), request.headers(), request.uri().authority().map(|a| a.as_str()));
-        verify::<Sv, S>(services, NAME, cookie.value()).map(move |verified| {
+        verify::<Sv, S>(services, NAME, cookie).map(move |verified| {
             let (session, meta) = match verified? {
                 Ok(verified) => verified,
                 Err(rejection) => {
@@ -317,7 +326,7 @@ where
             .headers()
             .get_all(header::COOKIE)
             .iter()
-            .any(|value| value.as_bytes().windows(self.name.len()).any(|w| w == self.name.as_bytes()))
+            .any(|value| std::str::from_utf8(value.as_bytes()).is_ok_and(|cookies| cookies.contains(&*self.name)))
     }
 
     fn responds_without_credential(&self) -> bool {

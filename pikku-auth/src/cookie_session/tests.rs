@@ -57,6 +57,24 @@ async fn cookie_is_found_in_any_cookie_header() {
 }
 
 #[tokio::test]
+async fn cookie_name_must_match_exactly_spaces_and_quotes_are_tolerated() {
+    let services = services(false);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let found = |header: String| {
+        let services = &services;
+        async move {
+            run(services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &header)]), ok_response())
+                .await
+                .seen_session
+        }
+    };
+    assert_eq!(found(format!("theme=dark;  session = {token} ;lang=en")).await, Some(alice()));
+    assert_eq!(found(format!("session=\"{token}\"")).await, Some(alice()));
+    assert_eq!(found(format!("xsession={token}; session_old={token}")).await, None);
+    assert_eq!(found(format!("other={token}")).await, None);
+}
+
+#[tokio::test]
 async fn invalid_cookie_is_treated_as_absent_and_removed_whatever_the_status() {
     let services = services(false);
     let good = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
