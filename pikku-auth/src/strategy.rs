@@ -131,9 +131,12 @@ impl<S, St> Authenticated<S, St> {
 /// An authentication strategy: reads a credential on the way in, may write to the response on the way out.
 ///
 /// Turn one into a middleware with [`strategy`]. Strategies run in their declared order; once one has
-/// established a session the later ones are not asked to authenticate (their `respond` still runs with
-/// `state = None`, so the cookie strategy can write the cookie after a bearer-authenticated request changed
-/// the session).
+/// established a session the later ones are not asked to authenticate. A strategy that must see every
+/// response anyway says so with [`responds_without_credential`](Self::responds_without_credential) and
+/// gets [`respond_without_credential`](Self::respond_without_credential): that is how the cookie strategy
+/// writes the cookie after a login, or removes it after a bearer-authenticated logout.
+///
+/// Answers are sync-first ([`Step`]): a strategy that needs no I/O answers at once and costs no future.
 ///
 /// A custom HTTP Basic strategy against a user table:
 ///
