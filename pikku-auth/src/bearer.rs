@@ -330,6 +330,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_remote_store_answers_after_a_wait_and_revocation_still_holds() {
+        let remote = RemoteStore(crate::InMemorySessionStore::new());
+        let services = TestServices { remote_store: Some(remote), ..services(true) };
+        let token = services.jwt.sign(&alice()).unwrap();
+        let bearer = format!("Bearer {token}");
+        let outcome =
+            run(&services, vec![auth_bearer()], request("GET", "/me", &[("authorization", &bearer)]), ok_response())
+                .await;
+        assert_eq!(outcome.seen_session, Some(alice()));
+
+        let logout = run(
+            &services,
+            vec![auth_bearer()],
+            request("POST", "/logout", &[("authorization", &bearer)]),
+            logout_response(),
+        )
+        .await;
+        assert_eq!(logout.response.status(), 204);
+        let outcome =
+            run(&services, vec![auth_bearer()], request("GET", "/me", &[("authorization", &bearer)]), ok_response())
+                .await;
+        assert!(!outcome.endpoint_ran);
+        assert_eq!(outcome.response.status(), 401);
+    }
+
+    #[tokio::test]
     async fn static_token_maps_to_its_session_and_other_tokens_are_refused() {
         let services = services(false);
         let mw = || vec![auth_bearer_static("s3cr3t-static-token", bob())];

@@ -38,6 +38,24 @@ pub(crate) struct TestServices {
     pub(crate) store: InMemorySessionStore,
     pub(crate) use_store: bool,
     pub(crate) failing_store: bool,
+    /// When set, the store answers as a remote one would: after a wait (`Step::Wait`).
+    pub(crate) remote_store: Option<RemoteStore>,
+}
+
+/// A store that answers like a remote one (Redis): every answer comes after a wait.
+pub(crate) struct RemoteStore(pub(crate) InMemorySessionStore);
+
+impl SessionStore for RemoteStore {
+    fn is_revoked<'a>(&'a self, session_id: &str) -> Step<'a, Result<bool, StoreError>> {
+        let answer = self.0.is_revoked(session_id);
+        Step::Wait(Box::pin(async move {
+            tokio::task::yield_now().await;
+            answer.await
+        }))
+    }
+    fn revoke<'a>(&'a self, session_id: &'a str, expires_at: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.revoke(session_id, expires_at)
+    }
 }
 
 pub(crate) fn services(use_store: bool) -> TestServices {
@@ -46,6 +64,7 @@ pub(crate) fn services(use_store: bool) -> TestServices {
         store: InMemorySessionStore::new(),
         use_store,
         failing_store: false,
+        remote_store: None,
     }
 }
 
@@ -74,6 +93,8 @@ impl AuthServices for TestServices {
     fn session_store(&self) -> Option<&dyn SessionStore> {
         if self.failing_store {
             Some(&FAILING)
+        } else if let Some(remote) = &self.remote_store {
+            Some(remote)
         } else if self.use_store {
             Some(&self.store)
         } else {
