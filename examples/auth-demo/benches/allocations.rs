@@ -8,15 +8,13 @@
 //!
 //! `cargo bench -p auth-demo --bench allocations`
 
+mod scenarios;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use auth_demo::{Services, UserSession};
-use bytes::Bytes;
-use pikku::auth::JwtService;
 use pikku::RequestBody;
-use pikku_baseline::Baseline;
+use scenarios::{Fixture, Scenario};
 
 struct Counting;
 
@@ -56,20 +54,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
 const WARM_UP: usize = 200;
 const REQUESTS: usize = 1000;
-
-/// Builds one fresh request of a scenario.
-type MakeRequest<'a> = Box<dyn Fn() -> http::Request<RequestBody> + 'a>;
-
-fn request(path: &str, header: Option<(&str, String)>) -> http::Request<RequestBody> {
-    let mut builder = http::Request::builder().uri(path).header("host", "127.0.0.1").header("user-agent", "bench");
-    if let Some((name, value)) = header {
-        builder = builder.header(name, value);
-    }
-    builder.body(RequestBody::Buffered(Bytes::new())).expect("valid request")
-}
 
 /// Allocations and bytes per call of `run`, over `REQUESTS` fresh requests after a warm-up.
 fn measure(
@@ -90,36 +76,25 @@ fn measure(
 }
 
 fn main() {
-    let jwt = JwtService::hs256(SECRET).expect("valid secret");
-    let session = UserSession { user_id: "u1".into(), role: "admin".into() };
-    let token = jwt.encode(Duration::from_secs(3600), &session).expect("token");
-    let server = auth_demo::app().build(Services::with_jwt(jwt)).expect("the demo builds");
-    let baseline = Baseline::new(SECRET.as_bytes());
+    let Fixture { server, baseline, token } = Fixture::new();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-
-    let bearer = format!("Bearer {token}");
-    let cookie = format!("theme=dark; session={token}; lang=en-GB");
-    let scenarios: [(&str, MakeRequest); 3] = [
-        ("GET /health", Box::new(|| request("/health", None))),
-        ("GET /me (bearer)", Box::new(|| request("/me", Some(("authorization", bearer.clone()))))),
-        ("GET /me (cookie)", Box::new(|| request("/me", Some(("cookie", cookie.clone()))))),
-    ];
 
     println!("Heap allocations per request ({REQUESTS} requests after {WARM_UP} warm-up; realloc counts as one)");
     println!();
     println!("| scenario | pikku allocs | baseline allocs | ratio | pikku bytes | baseline bytes |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, make) in &scenarios {
+    for (name, scenario) in Scenario::ALL {
+        let make = || scenario.request(&token);
         let mut pikku = |request| {
             let response = runtime.block_on(server.dispatch(request));
             assert_eq!(response.status(), 200, "pikku {name}");
         };
-        let (pikku_allocs, pikku_bytes) = measure(make, &mut pikku);
+        let (pikku_allocs, pikku_bytes) = measure(&make, &mut pikku);
         let mut hand = |request: http::Request<RequestBody>| {
             let response = runtime.block_on(async { baseline.handle(&request) });
             assert_eq!(response.status(), 200, "baseline {name}");
         };
-        let (base_allocs, base_bytes) = measure(make, &mut hand);
+        let (base_allocs, base_bytes) = measure(&make, &mut hand);
         let ratio = if base_allocs > 0.0 { format!("{:.1}x", pikku_allocs / base_allocs) } else { "-".into() };
         println!("| {name} | {pikku_allocs:.1} | {base_allocs:.1} | {ratio} | {pikku_bytes:.0} | {base_bytes:.0} |");
     }

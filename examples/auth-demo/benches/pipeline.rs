@@ -12,47 +12,13 @@
 //!
 //! `cargo bench -p auth-demo --bench pipeline`
 
-use std::time::Duration;
+mod scenarios;
 
-use auth_demo::{Services, UserSession};
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use pikku::auth::JwtService;
-use pikku::RequestBody;
-use pikku_baseline::Baseline;
-
-const SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
-
-#[derive(Clone, Copy)]
-enum Scenario {
-    Health,
-    MeBearer,
-    MeCookie,
-}
-
-impl Scenario {
-    const ALL: [(&'static str, Scenario); 3] =
-        [("health", Scenario::Health), ("me_bearer", Scenario::MeBearer), ("me_cookie", Scenario::MeCookie)];
-
-    fn request(self, token: &str) -> http::Request<RequestBody> {
-        let builder = http::Request::builder().header("host", "127.0.0.1").header("user-agent", "bench");
-        let builder = match self {
-            Scenario::Health => builder.uri("/health"),
-            Scenario::MeBearer => builder.uri("/me").header("authorization", format!("Bearer {token}")),
-            Scenario::MeCookie => {
-                builder.uri("/me").header("cookie", format!("theme=dark; session={token}; lang=en-GB"))
-            }
-        };
-        builder.body(RequestBody::Buffered(Bytes::new())).expect("valid request")
-    }
-}
+use scenarios::{Fixture, Scenario};
 
 fn pipeline(c: &mut Criterion) {
-    let jwt = JwtService::hs256(SECRET).expect("valid secret");
-    let session = UserSession { user_id: "u1".into(), role: "admin".into() };
-    let token = jwt.encode(Duration::from_secs(3600), &session).expect("token");
-    let server = auth_demo::app().build(Services::with_jwt(jwt)).expect("the demo builds");
-    let baseline = Baseline::new(SECRET.as_bytes());
+    let Fixture { server, baseline, token } = Fixture::new();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
     for (name, scenario) in Scenario::ALL {
