@@ -1,24 +1,22 @@
 //! Micro-benchmarks of token verification, each beside the same work written by hand on jsonwebtoken:
 //!
 //! * `jwt_decode/*`: `JwtService::decode` of an HS256 token vs `jsonwebtoken::decode` of the same token
-//!   into a plain struct (HS256 pinned, `exp` required, 5 s leeway: what `bench/baseline` does).
+//!   into a plain struct (`Baseline::decode` of `bench/baseline`: HS256 pinned, `exp` required, 5 s leeway).
 //! * `cookie_verify/*`: a `Cookie:` header with four cookies, the `session` one holding the token. The
 //!   framework side runs the real cookie strategy (`auth_cookie`, with an in-memory session store for the
 //!   revocation check) as a one-middleware onion in front of a stub endpoint, so it also pays for the
-//!   middleware call, the boxed futures and the stub response; the hand-written side splits the header,
-//!   decodes the token and checks a revocation set, exactly like `bench/baseline`.
+//!   middleware call, the boxed futures and the stub response; the hand-written side is `bench/baseline`'s
+//!   own code: split the header, decode the token, check the revocation set.
 //!
 //! `cargo bench -p pikku-auth --bench jwt`
 
-use std::collections::HashSet;
 use std::hint::black_box;
-use std::sync::RwLock;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::header;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use pikku_auth::{auth_cookie, AuthServices, CookieOptions, InMemorySessionStore, JwtService, SessionStore};
+use pikku_baseline::Baseline;
 use pikku_runtime::{HeaderMap, HeaderValue, Method, Middleware, Next, Request, Response, TestEndpoint};
 use serde::{Deserialize, Serialize};
 
@@ -29,17 +27,6 @@ const SECRET: &[u8] = b"benchmark-secret-benchmark-secret-0123456789";
 struct Session {
     user_id: String,
     role: String,
-}
-
-/// The hand-written claims: the session's fields plus what the baseline reads.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Claims {
-    user_id: String,
-    role: String,
-    #[allow(dead_code)]
-    exp: i64,
-    jti: Option<String>,
 }
 
 struct Services {
@@ -57,41 +44,6 @@ impl AuthServices for Services {
     }
 }
 
-/// What `bench/baseline` keeps: a key, a validation, a revocation set.
-struct HandWritten {
-    key: DecodingKey,
-    validation: Validation,
-    revoked: RwLock<HashSet<String>>,
-}
-
-impl HandWritten {
-    fn new() -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp"]);
-        validation.leeway = 5;
-        Self { key: DecodingKey::from_secret(SECRET), validation, revoked: RwLock::new(HashSet::new()) }
-    }
-
-    fn decode(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|d| d.claims)
-    }
-
-    fn verify_cookie(&self, headers: &HeaderMap) -> Option<Claims> {
-        let token = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|pair| pair.trim().strip_prefix("session="))?;
-        let claims = self.decode(token)?;
-        let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
-        match &claims.jti {
-            Some(jti) if revoked.contains(jti.split('.').next().unwrap_or(jti)) => None,
-            _ => Some(claims),
-        }
-    }
-}
-
 fn session() -> Session {
     Session { user_id: "u1".into(), role: "admin".into() }
 }
@@ -99,7 +51,7 @@ fn session() -> Session {
 fn jwt_decode(c: &mut Criterion) {
     let jwt = JwtService::hs256(SECRET).expect("valid secret");
     let token = jwt.encode(Duration::from_secs(3600), &session()).expect("token");
-    let hand = HandWritten::new();
+    let hand = Baseline::new(SECRET);
     assert_eq!(jwt.decode::<Session>(&token).expect("framework decodes").session.user_id, "u1");
     let claims = hand.decode(&token).expect("hand-written decodes");
     assert_eq!((claims.user_id.as_str(), claims.role.as_str()), ("u1", "admin"));
@@ -131,8 +83,9 @@ fn cookie_verify(c: &mut Criterion) {
     let run = |request| runtime.block_on(Next::for_test(&services, &chain, &endpoint).run(request));
     let response = run(Request::for_test(Method::GET, "/me", headers.clone()));
     assert_eq!(response.status(), 200, "the framework accepts the cookie");
-    let hand = HandWritten::new();
-    assert!(hand.verify_cookie(&headers).is_some(), "the hand-written code accepts the cookie");
+    let hand = Baseline::new(SECRET);
+    let verify_cookie = |headers: &HeaderMap| Baseline::session_cookie(headers).and_then(|token| hand.verify(token));
+    assert!(verify_cookie(&headers).is_some(), "the hand-written code accepts the cookie");
 
     let mut group = c.benchmark_group("cookie_verify");
     group.bench_function("pikku", |b| {
@@ -141,7 +94,7 @@ fn cookie_verify(c: &mut Criterion) {
     group.bench_function("baseline", |b| {
         b.iter_batched(
             || headers.clone(),
-            |headers| runtime.block_on(async { hand.verify_cookie(&headers).expect("valid") }),
+            |headers| runtime.block_on(async { verify_cookie(&headers).expect("valid") }),
             BatchSize::SmallInput,
         )
     });

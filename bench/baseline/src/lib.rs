@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 /// Claims of the demo's tokens.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Claims {
-    user_id: String,
-    role: String,
+pub struct Claims {
+    /// The session's user.
+    pub user_id: String,
+    /// The session's role.
+    pub role: String,
     #[allow(dead_code)]
     exp: i64,
     jti: Option<String>,
@@ -70,6 +72,11 @@ impl Baseline {
             let (scheme, token) = auth.split_once(' ')?;
             return scheme.eq_ignore_ascii_case("bearer").then_some(token);
         }
+        Self::session_cookie(headers)
+    }
+
+    /// The `session` cookie's value.
+    pub fn session_cookie(headers: &http::HeaderMap) -> Option<&str> {
         headers
             .get_all(header::COOKIE)
             .iter()
@@ -78,8 +85,14 @@ impl Baseline {
             .find_map(|pair| pair.trim().strip_prefix("session="))
     }
 
-    fn verify(&self, token: &str) -> Option<Claims> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?.claims;
+    /// Verifies the token's signature and claims (no revocation check).
+    pub fn decode(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok().map(|data| data.claims)
+    }
+
+    /// Verifies the token and checks it against the revocation set.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        let claims = self.decode(token)?;
         let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
         match &claims.jti {
             Some(jti) if revoked.contains(jti.split('.').next().unwrap_or(jti)) => None,
