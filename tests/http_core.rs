@@ -290,7 +290,8 @@ mod functions {
 mod middleware {
     use super::*;
 
-    /// A stand-in for an authentication strategy: `x-user: ada` becomes the session.
+    /// A stand-in for an authentication strategy: `x-user: ada` becomes the session, and like a strategy it
+    /// names its scheme in a 401 that names none.
     #[pikku_middleware]
     pub async fn dev_session(
         _s: &Services,
@@ -301,18 +302,23 @@ mod middleware {
             let user = user.to_owned();
             request.set_session(Session { user });
         }
-        Ok(next.run(request).await)
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().entry(pikku::header::WWW_AUTHENTICATE).or_insert(HeaderValue::from_static("x-user"));
+        }
+        Ok(response)
     }
 
     /// Puts the session change the strategies would see into `x-session-change`.
     #[pikku_middleware]
     pub async fn record_change(
         _s: &Services,
-        request: Request<Session>,
+        mut request: Request<Session>,
         next: Next<'_, Services, Session>,
     ) -> Result<Response, PikkuError> {
+        let change = request.watch_session_change();
         let mut response = next.run(request).await;
-        let seen = match pikku::session_change::<Session>(&response) {
+        let seen = match change.get() {
             None => "none".to_owned(),
             Some(pikku::SessionChange::Set(session)) => format!("set:{}", session.user),
             Some(pikku::SessionChange::Cleared) => "cleared".to_owned(),

@@ -67,7 +67,15 @@ async fn dev_session(
         let user = user.to_owned();
         request.set_session(Session { user });
     }
-    Ok(next.run(request).await)
+    // Like every strategy, it names its scheme in a 401 that names none.
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .entry(pikku::header::WWW_AUTHENTICATE)
+            .or_insert(pikku::HeaderValue::from_static("x-user"));
+    }
+    Ok(response)
 }
 
 #[pikku_wiring]

@@ -72,7 +72,7 @@ fn cookie_verify(c: &mut Criterion) {
     // One cookie strategy; the stub endpoint answers 200 when the strategy established a session.
     let chain: [Middleware<Services, Session>; 1] =
         [auth_cookie(CookieOptions::new("session", Duration::from_secs(3600)))];
-    let endpoint = TestEndpoint::new(|request: Request<Session>| {
+    let endpoint = TestEndpoint::new(|request: &Request<Session>| {
         let mut response = Response::new(Default::default());
         if request.session().is_none() {
             *response.status_mut() = http::StatusCode::UNAUTHORIZED;

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use pikku_runtime::input::query_param;
-use pikku_runtime::{Middleware, PikkuError, Request, Response};
+use pikku_runtime::{Middleware, PikkuError, Request, Response, SessionChange};
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
+use crate::credential::{verify, Rejection, TokenMeta};
+use crate::revocation::revoke_on_logout;
+use crate::secret::digest;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
-use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
 const NAME: &str = "auth_api_key";
@@ -186,29 +188,6 @@ where
         format!("source={source}, keys={keys}")
     }
 
-    fn presents_credential(&self, request: &Request<S>) -> bool {
-        let in_header = || request.headers().contains_key(&HEADER);
-        // A cheap look only: `authenticate` decodes the parameter (its name could be percent-encoded,
-        // which this treats as present too, erring on the side of looking).
-        let in_query = || {
-            request.query().is_some_and(|query| {
-                query.split('&').any(|pair| {
-                    let name = pair.split('=').next().unwrap_or_default();
-                    name == QUERY || name.contains('%')
-                })
-            })
-        };
-        match self.options.source {
-            ApiKeySource::Header => in_header(),
-            ApiKeySource::Query => in_query(),
-            ApiKeySource::All => in_header() || in_query(),
-        }
-    }
-
-    fn responds_without_credential(&self) -> bool {
-        false
-    }
-
     fn authenticate<'a>(
         &'a self,
         services: &'a Sv,
@@ -238,9 +217,10 @@ where
         &'a self,
         services: &'a Sv,
         state: Option<TokenMeta>,
-        response: &mut Response,
+        change: Option<&SessionChange<S>>,
+        _response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
-        revoke_on_logout::<Sv, S>(services, NAME, state, response)
+        revoke_on_logout(services, NAME, state, change)
     }
 }
 

@@ -2,18 +2,27 @@
 
 use std::fmt;
 
-use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response};
+use pikku_runtime::{
+    header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response, SessionChange, StatusCode,
+};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
+use crate::credential::{verify, Rejection, TokenMeta};
+use crate::revocation::revoke_on_logout;
+use crate::secret::digest;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
-use crate::token::{digest, revoke_on_logout, verify, Rejection, TokenMeta};
 use crate::AuthServices;
 
 const NAME: &str = "auth_bearer";
 
 /// The challenge sent with every refused bearer credential (RFC 6750 §3.1).
 const INVALID_TOKEN_CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer error=\"invalid_token\"");
+
+/// The challenge added to a 401 that carries none, such as the auth gate's `MissingSessionError`: a 401
+/// must say how to authenticate (RFC 9110 §15.5.2), and a request without credentials gets no error code
+/// (RFC 6750 §3.1).
+const BEARER_CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer");
 
 /// The bearer strategy; build it with [`auth_bearer`] or [`auth_bearer_static`].
 pub struct BearerStrategy<S> {
@@ -132,14 +141,6 @@ where
         }
     }
 
-    fn presents_credential(&self, request: &Request<S>) -> bool {
-        request.headers().contains_key(http::header::AUTHORIZATION)
-    }
-
-    fn responds_without_credential(&self) -> bool {
-        false
-    }
-
     fn authenticate<'a>(
         &'a self,
         services: &'a Sv,
@@ -169,9 +170,13 @@ where
         &'a self,
         services: &'a Sv,
         state: Option<TokenMeta>,
+        change: Option<&SessionChange<S>>,
         response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
-        revoke_on_logout::<Sv, S>(services, NAME, state, response)
+        if response.status() == StatusCode::UNAUTHORIZED && !response.headers().contains_key(header::WWW_AUTHENTICATE) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, BEARER_CHALLENGE);
+        }
+        revoke_on_logout(services, NAME, state, change)
     }
 }
 
@@ -294,11 +299,7 @@ mod tests {
         let services = services(true);
         let token = services.jwt.sign(&alice()).unwrap();
         let auth = format!("Bearer {token}");
-        let failing = || {
-            let mut response = logout_response()();
-            *response.status_mut() = pikku_runtime::StatusCode::INTERNAL_SERVER_ERROR;
-            response
-        };
+        let failing = logout_response().with_status(pikku_runtime::StatusCode::INTERNAL_SERVER_ERROR);
         run(&services, vec![auth_bearer()], request("POST", "/logout", &[("authorization", &auth)]), failing).await;
         assert!(services.store.is_empty());
     }

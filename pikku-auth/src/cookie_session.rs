@@ -10,9 +10,10 @@ use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Requ
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::credential::{now_secs, verify, TokenMeta};
 use crate::csrf::CsrfOptions;
-use crate::strategy::{strategy, successful_change, AuthStrategy, Authenticated, Step};
-use crate::token::{now_secs, revoke, verify, TokenMeta};
+use crate::revocation::revoke;
+use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::AuthServices;
 
 const NAME: &str = "auth_cookie";
@@ -320,31 +321,14 @@ where
         })
     }
 
-    fn presents_credential(&self, request: &Request<S>) -> bool {
-        // A cheap look; `authenticate` parses the header properly.
-        request
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .any(|value| std::str::from_utf8(value.as_bytes()).is_ok_and(|cookies| cookies.contains(&*self.name)))
-    }
-
-    fn responds_without_credential(&self) -> bool {
-        // A login writes the cookie, a logout authenticated by bearer removes it.
-        true
-    }
-
-    fn respond_without_credential(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
-        self.write_back(services, None, response).map(drop)
-    }
-
     fn respond<'a>(
         &'a self,
         services: &'a Sv,
         state: Option<CookieState<S>>,
+        change: Option<&SessionChange<S>>,
         response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
-        match self.write_back(services, state, response) {
+        match self.write_back(services, state, change, response) {
             Err(e) => Step::Ready(Err(e)),
             Ok(None) => Step::Ready(Ok(())),
             Ok(Some(meta)) => Step::Wait(Box::pin(async move { revoke(services, NAME, &meta).await })),
@@ -369,12 +353,13 @@ impl<S: Serialize + Clone + Send + Sync + 'static> CookieStrategy<S> {
         &self,
         services: &Sv,
         state: Option<CookieState<S>>,
+        change: Option<&SessionChange<S>>,
         response: &mut Response,
     ) -> Result<Option<TokenMeta>, PikkuError> {
         let jwt = services.jwt();
         let mint_error =
             |e: crate::jwt::JwtError| PikkuError::internal(format!("could not mint the session cookie: {e}"));
-        let (write, revoke_old) = match (successful_change::<S>(response), state) {
+        let (write, revoke_old) = match (change, state) {
             (Some(SessionChange::Set(session)), state) => {
                 // A new session id on every change (login): session fixation is impossible.
                 let token = jwt.encode(self.expires_in, session).map_err(mint_error)?;

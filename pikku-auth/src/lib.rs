@@ -38,22 +38,24 @@
 mod api_key;
 mod bearer;
 mod cookie_session;
+mod credential;
 mod csrf;
 pub mod jwt;
+mod revocation;
+mod secret;
 mod store;
 mod strategy;
 #[cfg(test)]
 mod test_support;
-mod token;
 
 pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, ApiKeyStrategy, StaticApiKeys};
 pub use bearer::{auth_bearer, auth_bearer_static, BearerStrategy};
 pub use cookie_session::{auth_cookie, CookieOptions, CookieStrategy, SameSite};
 pub use csrf::CsrfOptions;
 pub use jwt::{DecodedToken, JwtError, JwtService};
+pub use secret::constant_time_eq;
 pub use store::{InMemorySessionStore, SessionStore, StoreError};
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, Strategy};
-pub use token::constant_time_eq;
 
 /// What the strategies need from the application's services: the JWT service and, optionally, a session
 /// store.

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 use pikku_runtime::BoxFuture;
 
+use crate::credential::now_secs;
 use crate::strategy::Step;
-use crate::token::now_secs;
 
 /// A session store failure. Strategies fail closed on it (503): a store that cannot answer "is this session
 /// revoked?" must not let a revoked session through.

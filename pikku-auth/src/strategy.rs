@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pikku_runtime::{
-    session_change, BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Participation, PikkuError, Request,
-    Response,
+    BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, PikkuError, Request, Response, SessionChange,
+    SessionChangeWatch,
 };
 
 /// An answer now, or a future of it: how strategies, session stores and key lookups answer. Most answers
@@ -130,11 +130,14 @@ impl<S, St> Authenticated<S, St> {
 
 /// An authentication strategy: reads a credential on the way in, may write to the response on the way out.
 ///
-/// Turn one into a middleware with [`strategy`]. Strategies run in their declared order; once one has
-/// established a session the later ones are not asked to authenticate. A strategy that must see every
-/// response anyway says so with [`responds_without_credential`](Self::responds_without_credential) and
-/// gets [`respond_without_credential`](Self::respond_without_credential): that is how the cookie strategy
-/// writes the cookie after a login, or removes it after a bearer-authenticated logout.
+/// Two steps, adapted into a middleware by [`strategy`]:
+/// * [`authenticate`](Self::authenticate) on the way in: find this strategy's credential, establish a
+///   session or refuse the request. Strategies run in their declared order, and once one has established
+///   a session the later ones are not asked (the first one wins).
+/// * [`respond`](Self::respond) on the way back, on every response that passed through the strategy: it
+///   is told the session change the function recorded, and may touch the response (write or remove a
+///   cookie, add a challenge header, revoke a session). That is how the cookie strategy writes the cookie
+///   after a login, or removes it after a bearer-authenticated logout.
 ///
 /// Answers are sync-first ([`Step`]): a strategy that needs no I/O answers at once and costs no future.
 ///
@@ -189,7 +192,7 @@ impl<S, St> Authenticated<S, St> {
 /// # let mut headers = HeaderMap::new();
 /// # headers.insert(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode("ada:lovelace")).parse().unwrap());
 /// # let request = Request::for_test(Method::GET, "/me", headers);
-/// # let endpoint = pikku_runtime::TestEndpoint::new(|request: Request<Session>| {
+/// # let endpoint = pikku_runtime::TestEndpoint::new(|request: &Request<Session>| {
 /// #     assert_eq!(request.session(), Some(&Session { user: "ada".into() }));
 /// #     pikku_runtime::Response::new(Default::default())
 /// # });
@@ -210,9 +213,8 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
     }
 
     /// Reads this strategy's credential from the request. Called only while no earlier strategy has
-    /// established a session. Answer with [`Step::Ready`] when no I/O is needed (the usual case: the
-    /// request is then passed on without its future being kept); a [`Step::Wait`] future cannot borrow
-    /// the request, so take from it what the wait needs first.
+    /// established a session. Answer with [`Step::Ready`] when no I/O is needed (the usual case); a
+    /// [`Step::Wait`] future cannot borrow the request, so take from it what the wait needs first.
     ///
     /// # Errors
     /// A [`PikkuError`] refuses the request with its status (401 for a bad credential, 403 for CSRF, 503
@@ -223,37 +225,11 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         request: &Request<S>,
     ) -> Step<'a, Result<Authenticated<S, Self::State>, PikkuError>>;
 
-    /// Whether the request carries something this strategy reads (a cheap look at the headers; the
-    /// strategy still decides in [`authenticate`](Self::authenticate)). By default `true`.
-    fn presents_credential(&self, request: &Request<S>) -> bool {
-        let _ = request;
-        true
-    }
-
-    /// Whether the strategy looks at the response of requests it did not read a credential from (the
-    /// cookie strategy writes the cookie after a login). When `false`, such requests skip the strategy
-    /// entirely; when `true`, [`respond_without_credential`](Self::respond_without_credential) runs on
-    /// their response. By default `false`.
-    fn responds_without_credential(&self) -> bool {
-        false
-    }
-
-    /// The response hook for requests this strategy read no credential from (an earlier strategy found
-    /// the session, or none was presented), when
-    /// [`responds_without_credential`](Self::responds_without_credential) says so. Synchronous, so it
-    /// costs no future. By default, does nothing.
-    ///
-    /// # Errors
-    /// A [`PikkuError`] replaces the response.
-    fn respond_without_credential(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
-        let _ = (services, response);
-        Ok(())
-    }
-
-    /// Runs on the way back with the state `authenticate` returned (`None` when it returned none).
-    /// [`session_change`] tells what the function recorded. Changes to the response are made here, at
-    /// once; a [`Step::Wait`] is for what needs I/O afterwards (recording a revocation). By default, does
-    /// nothing.
+    /// Runs on the way back of every request that passed through the strategy, with the state
+    /// `authenticate` returned (`None` when it returned none or was not asked) and the session change the
+    /// function recorded (`None` unless the function and the whole response succeeded). Changes to the
+    /// response are made here, at once; a [`Step::Wait`] is for what needs I/O afterwards (recording a
+    /// revocation). By default, does nothing.
     ///
     /// # Errors
     /// A [`PikkuError`] replaces the response (for example 503 when a revocation could not be stored).
@@ -261,9 +237,10 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         &'a self,
         services: &'a Sv,
         state: Option<Self::State>,
+        change: Option<&SessionChange<S>>,
         response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
-        let _ = (services, state, response);
+        let _ = (services, state, change, response);
         Step::Ready(Ok(()))
     }
 }
@@ -294,18 +271,24 @@ where
         mut request: Request<S>,
         next: Next<'a, Sv, S>,
     ) -> BoxFuture<'a, Result<Response, PikkuError>> {
-        // `participation` sends only requests without a session here. When the answer is ready, the
-        // request goes on at once and the boxed future keeps only the way back (smaller, and under the
-        // allocator's per-thread cache limit).
-        match self.0.authenticate(services, &request) {
+        let change = request.watch_session_change();
+        // First strategy wins (a later one does not even look at its credential; Pikku lets it overwrite):
+        // checked here, on the request itself, whatever ran before.
+        let found = if request.session().is_some() {
+            Step::Ready(Ok(Authenticated::none()))
+        } else {
+            self.0.authenticate(services, &request)
+        };
+        // When the answer is ready, the request goes on at once and the boxed future keeps only the way back.
+        match found {
             Step::Ready(Err(refused)) => Box::pin(std::future::ready(Err(refused))),
             Step::Ready(Ok(found)) => {
                 let state = establish(&mut request, found);
-                Box::pin(self.way_back(services, state, next.run(request)))
+                Box::pin(self.way_back(services, state, change, next.run(request)))
             }
             Step::Wait(found) => Box::pin(async move {
                 let state = establish(&mut request, found.await?);
-                self.way_back(services, state, next.run(request)).await
+                self.way_back(services, state, change, next.run(request)).await
             }),
         }
     }
@@ -316,22 +299,6 @@ where
 
     fn describe(&self) -> String {
         self.0.describe()
-    }
-
-    fn participation(&self, request: &Request<S>) -> Participation {
-        // First strategy wins: once a session is established, later strategies do not look at their
-        // credential (spec section 4; Pikku lets a later one overwrite).
-        if request.session().is_none() && self.0.presents_credential(request) {
-            Participation::Handle
-        } else if self.0.responds_without_credential() {
-            Participation::After
-        } else {
-            Participation::Skip
-        }
-    }
-
-    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
-        self.0.respond_without_credential(services, response)
     }
 }
 
@@ -347,7 +314,8 @@ impl<T> Strategy<T> {
         &self,
         services: &Sv,
         state: Option<T::State>,
-        rest: NextFuture<'_, Sv, S>,
+        change: SessionChangeWatch<S>,
+        rest: NextFuture<'_>,
     ) -> Result<Response, PikkuError>
     where
         Sv: Send + Sync + 'static,
@@ -355,19 +323,86 @@ impl<T> Strategy<T> {
         T: AuthStrategy<Sv, S>,
     {
         let mut response = rest.await;
-        let after = self.0.respond(services, state, &mut response);
-        after.await?;
+        // A change is applied only to a successful response: a middleware nearer the function may have
+        // turned the function's success into an error.
+        let change = if response.status().is_success() { change.get() } else { None };
+        self.0.respond(services, state, change, &mut response).await?;
         Ok(response)
     }
 }
 
-/// Whether the function succeeded and recorded a session change the strategies must apply.
-pub(crate) fn successful_change<S: Clone + Send + Sync + 'static>(
-    response: &Response,
-) -> Option<&pikku_runtime::SessionChange<S>> {
-    if response.status().is_success() {
-        session_change::<S>(response)
-    } else {
-        None
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pikku_runtime::{header, StatusCode};
+
+    use crate::test_support::*;
+    use crate::{auth_bearer, auth_cookie, CookieOptions};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn bearer_then_cookies(count: usize) -> Vec<pikku_runtime::Middleware<TestServices, TestSession>> {
+        let mut chain = vec![auth_bearer()];
+        chain.extend((1..=count).map(|i| auth_cookie(CookieOptions::new(format!("c{i}"), HOUR))));
+        chain
+    }
+
+    #[tokio::test]
+    async fn the_first_strategy_wins_however_many_follow() {
+        let services = services(false);
+        let bearer = format!("Bearer {}", services.jwt.sign(&alice()).unwrap());
+        for count in [1, 4, 5, 9] {
+            // Every cookie is valid and names another user: none of them may take the request over.
+            let cookies = (1..=count)
+                .map(|i| format!("c{i}={}", services.jwt.sign(&bob()).unwrap()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let request = request("GET", "/me", &[("authorization", &bearer), ("cookie", &cookies)]);
+            let outcome = run(&services, bearer_then_cookies(count), request, ok_response()).await;
+            assert_eq!(outcome.seen_session, Some(alice()), "bearer + {count} cookies");
+            assert_eq!(outcome.response.status(), 200);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_strategy_sees_the_response_of_a_request_another_one_authenticated() {
+        let services = services(false);
+        let bearer = format!("Bearer {}", services.jwt.sign(&alice()).unwrap());
+        // A bearer-authenticated login: every cookie strategy writes its cookie.
+        let request = request("POST", "/login", &[("authorization", &bearer)]);
+        let outcome = run(&services, bearer_then_cookies(6), request, login_response(bob())).await;
+        let written: Vec<String> = outcome
+            .response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(written, ["c6", "c5", "c4", "c3", "c2", "c1"], "innermost first");
+    }
+
+    #[tokio::test]
+    async fn a_change_on_a_response_turned_into_an_error_is_not_applied() {
+        let services = services(false);
+        let reply = login_response(alice()).with_status(StatusCode::INTERNAL_SERVER_ERROR);
+        let outcome = run(&services, bearer_then_cookies(2), request("POST", "/login", &[]), reply).await;
+        assert!(outcome.response.headers().get(header::SET_COOKIE).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_bearer_strategy_adds_its_challenge_to_a_401_that_has_none() {
+        let services = services(false);
+        let reply = || {
+            let mut response = pikku_runtime::Response::new(Default::default());
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        };
+        let outcome = run(&services, bearer_then_cookies(1), request("GET", "/me", &[]), reply).await;
+        assert_eq!(outcome.response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        // Without a bearer strategy there is no scheme to name.
+        let chain = vec![auth_cookie(CookieOptions::new("session", HOUR))];
+        let outcome = run(&services, chain, request("GET", "/me", &[]), reply).await;
+        assert!(outcome.response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }

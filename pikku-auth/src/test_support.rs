@@ -11,9 +11,9 @@ use pikku_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::credential::now_secs;
 use crate::jwt::JwtService;
 use crate::strategy::Step;
-use crate::token::now_secs;
 use crate::{AuthServices, InMemorySessionStore, SessionStore, StoreError};
 
 pub(crate) const SECRET: [u8; 32] = [42; 32];
@@ -121,19 +121,62 @@ pub(crate) struct Outcome {
     pub(crate) seen_session: Option<TestSession>,
 }
 
-/// Runs `request` through `chain` and a function that answers with `respond()`.
+/// What the stand-in function answers: a response, and the session change it recorded.
+#[allow(clippy::type_complexity)]
+pub(crate) struct Reply {
+    respond: Box<dyn Fn() -> Response + Send + Sync>,
+    change: Option<SessionChange<TestSession>>,
+}
+
+impl Reply {
+    /// The same reply with another status (a function that recorded a change, then a middleware nearer the
+    /// function turned its answer into an error).
+    pub(crate) fn with_status(self, status: StatusCode) -> Self {
+        let respond = self.respond;
+        Self {
+            respond: Box::new(move || {
+                let mut response = respond();
+                *response.status_mut() = status;
+                response
+            }),
+            change: self.change,
+        }
+    }
+}
+
+pub(crate) trait IntoReply {
+    fn into_reply(self) -> Reply;
+}
+
+impl IntoReply for Reply {
+    fn into_reply(self) -> Reply {
+        self
+    }
+}
+
+impl<F: Fn() -> Response + Send + Sync + 'static> IntoReply for F {
+    fn into_reply(self) -> Reply {
+        Reply { respond: Box::new(self), change: None }
+    }
+}
+
+/// Runs `request` through `chain` and a function that answers with `reply`.
 pub(crate) async fn run(
     services: &TestServices,
     chain: Vec<Middleware<TestServices, TestSession>>,
     request: Request<TestSession>,
-    respond: impl Fn() -> Response + Send + Sync + 'static,
+    reply: impl IntoReply,
 ) -> Outcome {
+    let Reply { respond, change } = reply.into_reply();
     let seen = Arc::new(Mutex::new(None));
     let seen_in_endpoint = Arc::clone(&seen);
-    let endpoint = TestEndpoint::new(move |request: Request<TestSession>| {
+    let mut endpoint = TestEndpoint::new(move |request: &Request<TestSession>| {
         *seen_in_endpoint.lock().unwrap() = Some(request.session().cloned());
         respond()
     });
+    if let Some(change) = change {
+        endpoint = endpoint.recording(change);
+    }
     let response = Next::for_test(services, &chain, &endpoint).run(request).await;
     let seen = seen.lock().unwrap().take();
     Outcome { response, endpoint_ran: seen.is_some(), seen_session: seen.flatten() }
@@ -154,21 +197,13 @@ pub(crate) fn error_response(status: StatusCode) -> impl Fn() -> Response + Send
 }
 
 /// A successful function that called `clear_session`.
-pub(crate) fn logout_response() -> impl Fn() -> Response + Send + Sync + 'static {
-    || {
-        let mut response = status_response(StatusCode::NO_CONTENT);
-        response.extensions_mut().insert(SessionChange::<TestSession>::Cleared);
-        response
-    }
+pub(crate) fn logout_response() -> Reply {
+    Reply { respond: Box::new(|| status_response(StatusCode::NO_CONTENT)), change: Some(SessionChange::Cleared) }
 }
 
 /// A successful function that called `set_session(session)`.
-pub(crate) fn login_response(session: TestSession) -> impl Fn() -> Response + Send + Sync + 'static {
-    move || {
-        let mut response = status_response(StatusCode::OK);
-        response.extensions_mut().insert(SessionChange::Set(session.clone()));
-        response
-    }
+pub(crate) fn login_response(session: TestSession) -> Reply {
+    Reply { respond: Box::new(|| status_response(StatusCode::OK)), change: Some(SessionChange::Set(session)) }
 }
 
 pub(crate) async fn body_text(response: Response) -> String {

@@ -3,7 +3,7 @@
 //! A change recorded with `set_session` / `clear_session` is applied to the response only when the
 //! function returns `Ok`: an `Err` or a panic leaves the client's session as it was.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::request_id::RequestId;
 
@@ -14,6 +14,43 @@ pub enum SessionChange<S> {
     Set(S),
     /// Remove the session (log out; with a session store, also revoke it).
     Cleared,
+}
+
+/// Tells a middleware which session change the function recorded; see
+/// [`Request::watch_session_change`](crate::Request::watch_session_change).
+///
+/// The change is reported only when the function returned `Ok`: an `Err` or a panic changes nothing.
+/// A middleware applying it to the response should also check that the final response is a success, since
+/// a middleware nearer the function may have replaced it with an error.
+pub struct SessionChangeWatch<S>(Arc<OnceLock<SessionChange<S>>>);
+
+impl<S> SessionChangeWatch<S> {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(OnceLock::new()))
+    }
+
+    /// The change the function recorded, once the rest of the onion has answered; `None` before that,
+    /// and when the function recorded none or failed.
+    pub fn get(&self) -> Option<&SessionChange<S>> {
+        self.0.get()
+    }
+
+    pub(crate) fn report(&self, change: SessionChange<S>) {
+        // One function runs per request, so the slot is empty here.
+        let _ = self.0.set(change);
+    }
+}
+
+impl<S> Clone for SessionChangeWatch<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SessionChangeWatch").field(&self.0.get()).finish()
+    }
 }
 
 /// Context of a function that requires a session: the session is guaranteed to be there.

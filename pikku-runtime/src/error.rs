@@ -79,10 +79,10 @@ impl PikkuError {
         Self::new(StatusCode::BAD_REQUEST, "BadRequestError", message)
     }
 
-    /// 401 `MissingSessionError`: the function needs a session and none was presented.
+    /// 401 `MissingSessionError`: the function needs a session and none was presented. The
+    /// `WWW-Authenticate` challenge is the strategies' to add: only they know their schemes.
     pub fn missing_session() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "MissingSessionError", "Authentication required")
-            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
     /// 401 `InvalidSessionError`: a credential was presented but is not valid.

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::context::{SessionChange, SessionContext};
+use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{parse_input, InputParts};
 use crate::middleware::{BoxFuture, Endpoint, Middleware, Request, RequestBody};
@@ -174,18 +174,13 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             Ok(result) => result?,
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
-        let mut response = output_response(&output)?;
-        if let Some(change) = context.into_change() {
-            // Strategies read this on the way back and write the cookie or revoke the session.
-            response.extensions_mut().insert(change);
+        let response = output_response(&output)?;
+        // Strategies watching for it write the cookie or revoke the session on the way back.
+        if let (Some(change), Some(watch)) = (context.into_change(), &request.change_watch) {
+            watch.report(change);
         }
         Ok(response)
     }
-}
-
-/// The change a function recorded, as strategies find it on a successful response.
-pub fn session_change<S: Clone + Send + Sync + 'static>(response: &Response) -> Option<&SessionChange<S>> {
-    response.extensions().get::<SessionChange<S>>()
 }
 
 fn method_has_body(method: &Method) -> bool {

@@ -23,13 +23,11 @@ mod testing;
 mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
-pub use context::{Context, OptionalContext, SessionChange, SessionContext};
+pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch, SessionContext};
 pub use error::PikkuError;
-pub use function::{install, session_change, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
+pub use function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-pub use middleware::{
-    BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Participation, Request, RequestBody, TestEndpoint,
-};
+pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Request, RequestBody, TestEndpoint};
 pub use permission::{Permission, PermissionRef};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
+use crate::context::{SessionChange, SessionChangeWatch};
 use crate::error::PikkuError;
 use crate::request_id::RequestId;
 use crate::response::Response;
@@ -38,6 +39,8 @@ pub struct Request<S> {
     /// the order of `param_names`.
     pub(crate) params: Vec<Range<usize>>,
     pub(crate) param_names: Arc<[Box<str>]>,
+    /// Where the function reports its session change, once a middleware asked to see it.
+    pub(crate) change_watch: Option<SessionChangeWatch<S>>,
 }
 
 impl<S> Request<S> {
@@ -76,6 +79,27 @@ impl<S> Request<S> {
         self.session = Some(session);
     }
 
+    /// A handle that tells, once the rest of the onion has answered, which session change the function
+    /// recorded (`set_session` / `clear_session`), if it returned `Ok`. Call it before passing the request
+    /// on; every middleware that asks shares one handle. This is how a cookie strategy learns that a login
+    /// wants a cookie written.
+    ///
+    /// ```
+    /// # use pikku_runtime::{Next, PikkuError, Request, Response, SessionChange};
+    /// async fn audit(request: Request<String>, next: Next<'_, (), String>) -> Result<Response, PikkuError> {
+    ///     let mut request = request;
+    ///     let change = request.watch_session_change();
+    ///     let response = next.run(request).await;
+    ///     if let Some(SessionChange::Cleared) = change.get() {
+    ///         tracing::info!("logged out");
+    ///     }
+    ///     Ok(response)
+    /// }
+    /// ```
+    pub fn watch_session_change(&mut self) -> SessionChangeWatch<S> {
+        self.change_watch.get_or_insert_with(SessionChangeWatch::new).clone()
+    }
+
     /// A path parameter by name, still percent-encoded.
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.path_params().find(|(param, _)| *param == name).map(|(_, value)| value)
@@ -94,6 +118,7 @@ impl<S> Request<S> {
             request_id: RequestId::generate(),
             params: Vec::new(),
             param_names: Arc::from(Vec::new()),
+            change_watch: None,
         }
     }
 
@@ -106,13 +131,17 @@ impl<S> Request<S> {
 /// One middleware: the trait that `#[pikku_middleware]` functions and authentication strategies implement.
 ///
 /// A middleware either answers (returns without calling `next`) or passes the request on with
-/// `next.run(request).await` and may then change the response.
+/// `next.run(request).await` and may then change the response. That is the whole contract: the runtime
+/// knows nothing else about a middleware, authentication strategies included.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a pikku middleware",
     note = "write an `async fn(services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError>` and mark it `#[pikku_middleware]`"
 )]
 pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
     /// Handles the request.
+    ///
+    /// # Errors
+    /// A [`PikkuError`] answers the request with its status and the JSON error body.
     fn handle<'a>(
         &'a self,
         services: &'a Sv,
@@ -127,35 +156,6 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
     fn describe(&self) -> String {
         String::new()
     }
-
-    /// How this middleware takes part in `request`. Anything but [`Participation::Handle`] spares the
-    /// allocation of [`handle`](Self::handle)'s future: a bearer strategy has nothing to do for a request
-    /// without an `Authorization` header ([`Participation::Skip`]); a cookie strategy only needs to look
-    /// at the response of such a request ([`Participation::After`]). By default every request is handled.
-    fn participation(&self, request: &Request<S>) -> Participation {
-        let _ = request;
-        Participation::Handle
-    }
-
-    /// The response hook of [`Participation::After`]: runs on the way back, in onion order.
-    ///
-    /// # Errors
-    /// A [`PikkuError`] replaces the response.
-    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
-        let _ = (services, response);
-        Ok(())
-    }
-}
-
-/// How a middleware takes part in one request (see [`HttpMiddleware::participation`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Participation {
-    /// Not at all: the request goes straight on.
-    Skip,
-    /// Only [`HttpMiddleware::after`], synchronously, on the response.
-    After,
-    /// Through [`HttpMiddleware::handle`].
-    Handle,
 }
 
 /// A shareable middleware, as wirings and functions list them.
@@ -184,6 +184,12 @@ impl<Sv, S> Clone for Middleware<Sv, S> {
     }
 }
 
+impl<Sv: 'static, S: 'static> std::fmt::Debug for Middleware<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Middleware").field(&self.0.name()).finish()
+    }
+}
+
 /// A `Middleware` is itself a middleware, so a function's `middleware = [...]` takes strategies too.
 impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
     fn handle<'a>(
@@ -202,14 +208,6 @@ impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
     fn describe(&self) -> String {
         self.0.describe()
     }
-
-    fn participation(&self, request: &Request<S>) -> Participation {
-        self.0.participation(request)
-    }
-
-    fn after(&self, services: &Sv, response: &mut Response) -> Result<(), PikkuError> {
-        self.0.after(services, response)
-    }
 }
 
 /// What runs after the function's middleware: the auth gate, the input, permissions and the function.
@@ -217,21 +215,40 @@ pub(crate) trait Endpoint<Sv, S>: Send + Sync + 'static {
     fn call<'a>(&'a self, services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response>;
 }
 
-/// A stand-in for the function, for unit tests of middleware: answers every request with the closure.
-#[doc(hidden)]
+/// A stand-in for the function, for unit tests of middleware: answers every request with a closure and,
+/// like a function that called `set_session` / `clear_session`, may report a session change.
 #[allow(clippy::type_complexity)]
-pub struct TestEndpoint<S>(Box<dyn Fn(Request<S>) -> Response + Send + Sync>);
+pub struct TestEndpoint<S> {
+    respond: Box<dyn Fn(&Request<S>) -> Response + Send + Sync>,
+    change: Option<SessionChange<S>>,
+}
 
 impl<S> TestEndpoint<S> {
-    /// An endpoint that answers with `respond`.
-    pub fn new(respond: impl Fn(Request<S>) -> Response + Send + Sync + 'static) -> Self {
-        Self(Box::new(respond))
+    /// An endpoint that answers with `respond`, recording no session change.
+    pub fn new(respond: impl Fn(&Request<S>) -> Response + Send + Sync + 'static) -> Self {
+        Self { respond: Box::new(respond), change: None }
+    }
+
+    /// Reports `change` to the middleware watching for it, as a function does when it returns `Ok`.
+    #[must_use]
+    pub fn recording(mut self, change: SessionChange<S>) -> Self {
+        self.change = Some(change);
+        self
     }
 }
 
-impl<Sv, S: Send + 'static> Endpoint<Sv, S> for TestEndpoint<S> {
+impl<S> std::fmt::Debug for TestEndpoint<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestEndpoint").field("records_change", &self.change.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl<Sv, S: Clone + Send + Sync + 'static> Endpoint<Sv, S> for TestEndpoint<S> {
     fn call<'a>(&'a self, _services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response> {
-        let response = (self.0)(request);
+        let response = (self.respond)(&request);
+        if let (Some(change), Some(watch)) = (&self.change, &request.change_watch) {
+            watch.report(change.clone());
+        }
         Box::pin(std::future::ready(response))
     }
 }
@@ -243,9 +260,8 @@ pub struct Next<'a, Sv, S> {
     pub(crate) endpoint: &'a dyn Endpoint<Sv, S>,
 }
 
-impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
+impl<'a, Sv, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
     /// An onion for unit tests of middleware: `chain` in order, then `endpoint`.
-    #[doc(hidden)]
     pub fn for_test(services: &'a Sv, chain: &'a [Middleware<Sv, S>], endpoint: &'a TestEndpoint<S>) -> Self {
         Self { services, chain, endpoint }
     }
@@ -253,41 +269,23 @@ impl<'a, Sv, S: Send + 'static> Next<'a, Sv, S> {
 
 impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {
     /// Passes the request to the next middleware, or to the function when none is left.
-    pub fn run(self, request: Request<S>) -> NextFuture<'a, Sv, S> {
+    pub fn run(self, request: Request<S>) -> NextFuture<'a> {
         let request_id = request.request_id;
-        let mut after = AfterHooks { hooks: [None; MAX_AFTER_HOOKS], len: 0 };
-        let mut chain = self.chain;
-        while let Some((first, rest)) = chain.split_first() {
-            let participation = match first.0.participation(&request) {
-                Participation::After if after.len == MAX_AFTER_HOOKS => Participation::Handle,
-                participation => participation,
-            };
-            match participation {
-                Participation::Skip => {}
-                Participation::After => {
-                    after.hooks[after.len] = Some(&*first.0);
-                    after.len += 1;
-                }
-                Participation::Handle => {
-                    let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
-                    let inner = Inner::Middleware(first.0.handle(self.services, request, next));
-                    return NextFuture { inner, after, services: self.services, request_id };
-                }
+        let inner = match self.chain.split_first() {
+            Some((first, rest)) => {
+                let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
+                Inner::Middleware(first.0.handle(self.services, request, next))
             }
-            chain = rest;
-        }
-        let inner = Inner::Endpoint(self.endpoint.call(self.services, request));
-        NextFuture { inner, after, services: self.services, request_id }
+            None => Inner::Endpoint(self.endpoint.call(self.services, request)),
+        };
+        NextFuture { inner, request_id }
     }
 }
 
-/// Response hooks one `Next` collects before the next middleware that handles the request; beyond
-/// this many, a middleware is handled the general way.
-const MAX_AFTER_HOOKS: usize = 4;
-
-struct AfterHooks<'a, Sv, S> {
-    hooks: [Option<&'a dyn HttpMiddleware<Sv, S>>; MAX_AFTER_HOOKS],
-    len: usize,
+impl<Sv, S> std::fmt::Debug for Next<'_, Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next").field("middleware_left", &self.chain.len()).finish_non_exhaustive()
+    }
 }
 
 enum Inner<'a> {
@@ -295,32 +293,30 @@ enum Inner<'a> {
     Middleware(BoxFuture<'a, Result<Response, PikkuError>>),
 }
 
-/// The response of the rest of the onion. A middleware's own error is rendered as JSON here, and the
-/// response hooks of the middleware passed on the way run here, innermost first: no allocation per layer.
-pub struct NextFuture<'a, Sv, S> {
+/// The response of the rest of the onion. A middleware's own error is rendered as its JSON response here.
+pub struct NextFuture<'a> {
     inner: Inner<'a>,
-    after: AfterHooks<'a, Sv, S>,
-    services: &'a Sv,
     request_id: RequestId,
 }
 
-impl<Sv: 'static, S: 'static> Future for NextFuture<'_, Sv, S> {
+impl std::fmt::Debug for NextFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextFuture").field("request_id", &self.request_id).finish_non_exhaustive()
+    }
+}
+
+impl Future for NextFuture<'_> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
         let this = self.get_mut();
-        let mut response = match &mut this.inner {
+        let response = match &mut this.inner {
             Inner::Endpoint(future) => std::task::ready!(future.as_mut().poll(cx)),
             Inner::Middleware(future) => match std::task::ready!(future.as_mut().poll(cx)) {
                 Ok(response) => response,
                 Err(e) => e.into_response(&this.request_id),
             },
         };
-        for hook in this.after.hooks[..this.after.len].iter().rev().flatten() {
-            if let Err(e) = hook.after(this.services, &mut response) {
-                response = e.into_response(&this.request_id);
-            }
-        }
         std::task::Poll::Ready(response)
     }
 }

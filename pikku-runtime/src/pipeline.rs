@@ -50,9 +50,9 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
 }
 
 /// A request after routing: answered already (404, 405), or on its way through the onion.
-enum Routed<'a, Sv, S> {
+enum Routed<'a> {
     Answered(Response),
-    Running(NextFuture<'a, Sv, S>),
+    Running(NextFuture<'a>),
 }
 
 fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
@@ -61,7 +61,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     head: http::request::Parts,
     body: RequestBody,
     request_id: RequestId,
-) -> Routed<'a, Sv, S> {
+) -> Routed<'a> {
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
         return Routed::Answered(
@@ -82,7 +82,15 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
             start..start + value.len()
         })
         .collect();
-    let request = Request { head, body, session: None, request_id, params, param_names: entry.params.clone() };
+    let request = Request {
+        head,
+        body,
+        session: None,
+        request_id,
+        params,
+        param_names: entry.params.clone(),
+        change_watch: None,
+    };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))
 }

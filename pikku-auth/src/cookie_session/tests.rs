@@ -125,13 +125,7 @@ async fn login_sets_a_cookie_with_every_attribute_for_a_new_session() {
 #[tokio::test]
 async fn failed_login_sets_no_cookie() {
     let services = services(false);
-    let mut failing = login_response(alice())();
-    *failing.status_mut() = StatusCode::UNAUTHORIZED;
-    let respond = move || {
-        let mut response = error_response(StatusCode::UNAUTHORIZED)();
-        *response.extensions_mut() = failing.extensions().clone();
-        response
-    };
+    let respond = login_response(alice()).with_status(StatusCode::UNAUTHORIZED);
     let outcome = run(&services, vec![cookie_mw()], request("POST", "/login", &[]), respond).await;
     assert!(set_cookies(&outcome.response).is_empty());
 }

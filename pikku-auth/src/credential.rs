@@ -1,42 +1,19 @@
-//! What the built-in strategies share: verifying a token against the JWT service and the session store,
-//! revocation keys, digests for constant-time comparison, and rejection logging that never shows a secret.
+//! Verifying a presented token: the JWT service first, then the session store's revocation list. What a
+//! strategy keeps about a verified token, and why a credential was refused (never the credential itself).
 
-use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pikku_runtime::PikkuError;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use crate::jwt::JwtError;
+use crate::revocation::store_unavailable;
 use crate::strategy::Step;
 use crate::AuthServices;
 
 /// Seconds since the epoch.
 pub(crate) fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// SHA-256 of a secret. Secrets are compared through their digests so the comparison is constant-time
-/// *and* of a fixed length: comparing the raw bytes would leak the secret's length through timing.
-pub(crate) fn digest(secret: &[u8]) -> [u8; 32] {
-    Sha256::digest(secret).into()
-}
-
-/// Compares two secrets in constant time, whatever their lengths: both are hashed with SHA-256 and the
-/// digests compared with `subtle`, so the time taken tells nothing about where they differ or how long the
-/// expected one is.
-///
-/// Stored passwords should still be hashed with a password hash (argon2, scrypt), not compared as text.
-///
-/// ```
-/// assert!(pikku_auth::constant_time_eq(b"test-key-1", b"test-key-1"));
-/// assert!(!pikku_auth::constant_time_eq(b"test-key-1", b"test-key-2"));
-/// assert!(!pikku_auth::constant_time_eq(b"short", b"a much longer secret"));
-/// ```
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(digest(a).ct_eq(&digest(b)))
 }
 
 /// What a strategy keeps about a verified token for the way back (revocation, refresh).
@@ -85,7 +62,7 @@ impl TokenMeta {
     /// Until when a revocation of this token's session must be remembered. Every token of the session was
     /// minted no later than now, and tokens refreshed from it carry the same lifetime, so none outlives
     /// `now + lifetime`; without `iat` the token's own expiry is all we know.
-    fn revoke_until(&self) -> i64 {
+    pub(crate) fn revoke_until(&self) -> i64 {
         match self.issued_at {
             Some(iat) => self.expires_at.max(now_secs().saturating_add(self.expires_at.saturating_sub(iat))),
             None => self.expires_at,
@@ -155,57 +132,5 @@ fn revocation_outcome<S>(
         Ok(false) => Ok(Ok((session, meta))),
         Ok(true) => Ok(Err(Rejection::Revoked)),
         Err(e) => Err(store_unavailable(strategy, &e)),
-    }
-}
-
-/// The way back of a token strategy (bearer, API key): after a successful `clear_session`, the session of
-/// the token that authenticated the request is revoked, so the token stops working everywhere.
-///
-/// # Errors
-/// 503 when the store fails.
-pub(crate) fn revoke_on_logout<'a, Sv: AuthServices, S: Clone + Send + Sync + 'static>(
-    services: &'a Sv,
-    strategy: &'static str,
-    state: Option<TokenMeta>,
-    response: &pikku_runtime::Response,
-) -> Step<'a, Result<(), PikkuError>> {
-    match (state, crate::strategy::successful_change::<S>(response)) {
-        (Some(meta), Some(pikku_runtime::SessionChange::Cleared)) => {
-            Step::Wait(Box::pin(async move { revoke(services, strategy, &meta).await }))
-        }
-        _ => Step::Ready(Ok(())),
-    }
-}
-
-/// Revokes the session of a token, if the application has a store.
-///
-/// # Errors
-/// 503 when the store fails: a logout that did not revoke must not look successful.
-pub(crate) async fn revoke<Sv: AuthServices>(
-    services: &Sv,
-    strategy: &str,
-    meta: &TokenMeta,
-) -> Result<(), PikkuError> {
-    let Some(store) = services.session_store() else { return Ok(()) };
-    store.revoke(meta.revocation_key(), meta.revoke_until()).await.map_err(|e| store_unavailable(strategy, &e))
-}
-
-fn store_unavailable(strategy: &str, error: &crate::StoreError) -> PikkuError {
-    tracing::error!(strategy, error = %ErrorChain(error), "session store failed");
-    PikkuError::service_unavailable("session store unavailable")
-}
-
-/// An error with its sources, for one log field.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
     }
 }

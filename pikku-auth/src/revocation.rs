@@ -1,0 +1,62 @@
+//! Revoking a session in the store, so every token of it stops working, and failing closed when the store
+//! does not answer.
+
+use std::fmt;
+
+use pikku_runtime::{PikkuError, SessionChange};
+
+use crate::credential::TokenMeta;
+use crate::strategy::Step;
+use crate::AuthServices;
+
+/// The way back of a token strategy (bearer, API key): after a successful `clear_session`, the session of
+/// the token that authenticated the request is revoked, so the token stops working everywhere.
+///
+/// # Errors
+/// 503 when the store fails.
+pub(crate) fn revoke_on_logout<'a, Sv: AuthServices, S>(
+    services: &'a Sv,
+    strategy: &'static str,
+    state: Option<TokenMeta>,
+    change: Option<&SessionChange<S>>,
+) -> Step<'a, Result<(), PikkuError>> {
+    match (state, change) {
+        (Some(meta), Some(SessionChange::Cleared)) => {
+            Step::Wait(Box::pin(async move { revoke(services, strategy, &meta).await }))
+        }
+        _ => Step::Ready(Ok(())),
+    }
+}
+
+/// Revokes the session of a token, if the application has a store.
+///
+/// # Errors
+/// 503 when the store fails: a logout that did not revoke must not look successful.
+pub(crate) async fn revoke<Sv: AuthServices>(
+    services: &Sv,
+    strategy: &str,
+    meta: &TokenMeta,
+) -> Result<(), PikkuError> {
+    let Some(store) = services.session_store() else { return Ok(()) };
+    store.revoke(meta.revocation_key(), meta.revoke_until()).await.map_err(|e| store_unavailable(strategy, &e))
+}
+
+pub(crate) fn store_unavailable(strategy: &str, error: &crate::StoreError) -> PikkuError {
+    tracing::error!(strategy, error = %ErrorChain(error), "session store failed");
+    PikkuError::service_unavailable("session store unavailable")
+}
+
+/// An error with its sources, for one log field.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
