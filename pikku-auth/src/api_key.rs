@@ -118,7 +118,7 @@ impl<S> ApiKeyOptions<S> {
 }
 
 /// The API-key strategy; build it with [`auth_api_key`].
-pub struct ApiKeyStrategy<S> {
+pub(crate) struct ApiKeyStrategy<S> {
     options: ApiKeyOptions<S>,
 }
 

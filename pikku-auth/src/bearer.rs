@@ -25,7 +25,7 @@ const INVALID_TOKEN_CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer er
 const BEARER_CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer");
 
 /// The bearer strategy; build it with [`auth_bearer`] or [`auth_bearer_static`].
-pub struct BearerStrategy<S> {
+pub(crate) struct BearerStrategy<S> {
     mode: Mode<S>,
 }
 

@@ -113,7 +113,7 @@ impl CookieOptions {
 }
 
 /// The cookie strategy; build it with [`auth_cookie`]. Header values are prepared at construction.
-pub struct CookieStrategy<S> {
+pub(crate) struct CookieStrategy<S> {
     name: Box<str>,
     expires_in: Duration,
     /// `Max-Age`, whole seconds (rounded up like the token's `exp`).
@@ -261,7 +261,7 @@ impl<S> CookieStrategy<S> {
 
 /// What the cookie strategy keeps for the way back.
 #[derive(Debug)]
-pub enum CookieState<S> {
+pub(crate) enum CookieState<S> {
     /// The cookie was present but invalid: the response removes it.
     Invalid,
     /// The cookie authenticated the request.

@@ -18,7 +18,7 @@ pub(crate) fn now_secs() -> i64 {
 
 /// What a strategy keeps about a verified token for the way back (revocation, refresh).
 #[derive(Debug)]
-pub struct TokenMeta {
+pub(crate) struct TokenMeta {
     /// The revocation key: the session id (the `jti` before its `.`), or `sig:<signature>` for a token
     /// without `jti` (a Pikku TypeScript token: its signature names it uniquely).
     key: String,

@@ -60,27 +60,37 @@ impl<'a, T: Send + 'a> IntoFuture for Step<'a, T> {
     type IntoFuture = StepFuture<'a, T>;
 
     fn into_future(self) -> StepFuture<'a, T> {
-        match self {
-            Step::Ready(value) => StepFuture::Ready(Some(value)),
-            Step::Wait(future) => StepFuture::Wait(future),
-        }
+        StepFuture(match self {
+            Step::Ready(value) => StepState::Ready(Some(value)),
+            Step::Wait(future) => StepState::Wait(future),
+        })
     }
 }
 
-/// The future of a [`Step`].
-#[doc(hidden)]
-pub enum StepFuture<'a, T> {
+/// The future of a [`Step`] (what `.await` on a `Step` polls).
+pub struct StepFuture<'a, T>(StepState<'a, T>);
+
+enum StepState<'a, T> {
     Ready(Option<T>),
     Wait(BoxFuture<'a, T>),
+}
+
+impl<T> std::fmt::Debug for StepFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            StepState::Ready(_) => "StepFuture::Ready",
+            StepState::Wait(_) => "StepFuture::Wait",
+        })
+    }
 }
 
 impl<T> Future for StepFuture<'_, T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match self.get_mut() {
-            StepFuture::Ready(value) => Poll::Ready(value.take().expect("a StepFuture is polled after completion")),
-            StepFuture::Wait(future) => future.as_mut().poll(cx),
+        match &mut self.get_mut().0 {
+            StepState::Ready(value) => Poll::Ready(value.take().expect("a StepFuture is polled after completion")),
+            StepState::Wait(future) => future.as_mut().poll(cx),
         }
     }
 }
@@ -247,7 +257,7 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
 
 /// Adapts an [`AuthStrategy`] into a middleware; build it with [`strategy`].
 #[derive(Debug)]
-pub struct Strategy<T>(pub T);
+struct Strategy<T>(T);
 
 /// Turns any [`AuthStrategy`] into the [`Middleware`] wirings take.
 pub fn strategy<Sv, S, T>(strategy: T) -> Middleware<Sv, S>

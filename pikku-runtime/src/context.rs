@@ -54,6 +54,45 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 }
 
 /// Context of a function that requires a session: the session is guaranteed to be there.
+///
+/// A function that takes `&Context<Session>` runs only with a session (without one the request gets 401
+/// before the body is read); an `auth = false` function takes [`OptionalContext`] instead.
+///
+/// ```
+/// use pikku::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// pub struct Session { user_id: String, role: String }
+/// pub struct Services;
+///
+/// #[derive(Serialize)]
+/// struct Profile { user_id: String }
+///
+/// /// Reads the session: no `Option`, no unwrap.
+/// #[pikku_func]
+/// async fn me(_: &Services, _: (), ctx: &Context<Session>) -> Result<Profile, PikkuError> {
+///     Ok(Profile { user_id: ctx.session().user_id.clone() })
+/// }
+///
+/// /// Promotes the caller: the new session is issued only if the function returns `Ok`.
+/// #[pikku_func]
+/// async fn promote(_: &Services, _: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+///     let mut session = ctx.session().clone();
+///     session.role = "admin".into();
+///     ctx.set_session(session);
+///     Ok(())
+/// }
+///
+/// # fn main() {
+/// // Functions stay plain functions: call them directly in unit tests.
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let ctx = Context::for_test(Session { user_id: "u1".into(), role: "user".into() });
+/// promote(&Services, (), &ctx).await.unwrap();
+/// assert_eq!(ctx.recorded_change(), Some(pikku::SessionChange::Set(Session { user_id: "u1".into(), role: "admin".into() })));
+/// # });
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Context<S> {
     session: S,

@@ -23,9 +23,8 @@ mod testing;
 mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
-pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch, SessionContext};
+pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
 pub use error::PikkuError;
-pub use function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Request, RequestBody, TestEndpoint};
 pub use permission::{Permission, PermissionRef};
@@ -37,12 +36,13 @@ pub use server::{
     DEFAULT_SHUTDOWN_GRACE,
 };
 pub use testing::{TestClient, TestRequest, TestResponse};
-pub use wiring::{register, RouteBuilder, SourceLocation, WiringDef, Wirings};
+pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::function::{install, FunctionDef, PikkuFunction};
+    pub use crate::context::SessionContext;
+    pub use crate::function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
     pub use crate::input::{parse_input, InputParts};
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
     pub use crate::permission::Permission;

@@ -13,75 +13,64 @@ pub type Body = http_body_util::Full<Chunk>;
 
 /// JSON outputs up to this size are kept inside the response, without a heap allocation: most API
 /// answers (`{"ok":true}`, a profile, an id) are this small.
-pub const INLINE_BODY_BYTES: usize = 128;
+const INLINE_BODY_BYTES: usize = 128;
 
-/// A response body's bytes: shared [`Bytes`], a small body held inline, or a `Vec` handed over as
-/// serialised (turning a `Vec` into `Bytes` costs an allocation on every JSON response).
+/// A response body's bytes. Build one from [`Bytes`], a `Vec<u8>` or a `&'static str`.
 #[derive(Debug)]
-pub enum Chunk {
-    /// A small body, stored in place.
-    Inline {
-        /// Storage.
-        bytes: [u8; INLINE_BODY_BYTES],
-        /// End of the body.
-        len: usize,
-        /// How far the writer has read.
-        position: usize,
-    },
-    /// Shared or static bytes.
+pub struct Chunk(Repr);
+
+/// Shared bytes, a small body held inline, or a `Vec` handed over as serialised (turning a `Vec` into
+/// `Bytes` costs an allocation on every JSON response).
+#[derive(Debug)]
+enum Repr {
+    Inline { bytes: [u8; INLINE_BODY_BYTES], len: usize, position: usize },
     Bytes(Bytes),
-    /// An owned buffer, read from `position`.
-    Vec {
-        /// The bytes.
-        bytes: Vec<u8>,
-        /// How far the writer has read.
-        position: usize,
-    },
+    Vec { bytes: Vec<u8>, position: usize },
 }
 
 impl From<Bytes> for Chunk {
     fn from(bytes: Bytes) -> Self {
-        Self::Bytes(bytes)
+        Self(Repr::Bytes(bytes))
     }
 }
 
 impl From<Vec<u8>> for Chunk {
     fn from(bytes: Vec<u8>) -> Self {
-        Self::Vec { bytes, position: 0 }
+        Self(Repr::Vec { bytes, position: 0 })
     }
 }
 
 impl From<&'static str> for Chunk {
     fn from(text: &'static str) -> Self {
-        Self::Bytes(Bytes::from_static(text.as_bytes()))
+        Self(Repr::Bytes(Bytes::from_static(text.as_bytes())))
     }
 }
 
 impl bytes::Buf for Chunk {
     fn remaining(&self) -> usize {
-        match self {
-            Self::Inline { len, position, .. } => len - position,
-            Self::Bytes(bytes) => bytes.remaining(),
-            Self::Vec { bytes, position } => bytes.len() - position,
+        match &self.0 {
+            Repr::Inline { len, position, .. } => len - position,
+            Repr::Bytes(bytes) => bytes.remaining(),
+            Repr::Vec { bytes, position } => bytes.len() - position,
         }
     }
 
     fn chunk(&self) -> &[u8] {
-        match self {
-            Self::Inline { bytes, len, position } => &bytes[*position..*len],
-            Self::Bytes(bytes) => bytes.chunk(),
-            Self::Vec { bytes, position } => &bytes[*position..],
+        match &self.0 {
+            Repr::Inline { bytes, len, position } => &bytes[*position..*len],
+            Repr::Bytes(bytes) => bytes.chunk(),
+            Repr::Vec { bytes, position } => &bytes[*position..],
         }
     }
 
     fn advance(&mut self, count: usize) {
-        match self {
-            Self::Inline { len, position, .. } => {
+        match &mut self.0 {
+            Repr::Inline { len, position, .. } => {
                 assert!(count <= *len - *position, "advance past the end of the body");
                 *position += count;
             }
-            Self::Bytes(bytes) => bytes.advance(count),
-            Self::Vec { bytes, position } => {
+            Repr::Bytes(bytes) => bytes.advance(count),
+            Repr::Vec { bytes, position } => {
                 assert!(count <= bytes.len() - *position, "advance past the end of the body");
                 *position += count;
             }
@@ -93,6 +82,9 @@ impl bytes::Buf for Chunk {
 pub type Response = http::Response<Body>;
 
 /// `()` gives `204 No Content`; anything else is serialised as JSON with `200`.
+///
+/// # Errors
+/// 500 when the output cannot be serialised.
 pub fn output_response<O: Serialize + 'static>(output: &O) -> Result<Response, PikkuError> {
     if TypeId::of::<O>() == TypeId::of::<()>() {
         let mut response = Response::new(Body::default());
@@ -103,11 +95,14 @@ pub fn output_response<O: Serialize + 'static>(output: &O) -> Result<Response, P
 }
 
 /// A JSON response with the given status.
+///
+/// # Errors
+/// 500 when `value` cannot be serialised (a map with non-string keys, a failing `Serialize` impl).
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Response, PikkuError> {
     let failed = |e: serde_json::Error| PikkuError::internal(format!("output serialisation failed: {e}"));
     let mut inline = InlineWriter { bytes: [0; INLINE_BODY_BYTES], len: 0 };
     let chunk = match serde_json::to_writer(&mut inline, value) {
-        Ok(()) => Chunk::Inline { bytes: inline.bytes, len: inline.len, position: 0 },
+        Ok(()) => Chunk(Repr::Inline { bytes: inline.bytes, len: inline.len, position: 0 }),
         // Only "does not fit": serialise again into a buffer of its own.
         Err(e) if e.is_io() => Chunk::from(serde_json::to_vec(value).map_err(failed)?),
         Err(e) => return Err(failed(e)),

@@ -64,7 +64,53 @@ pub(crate) struct MiddlewareDecl<Sv, S> {
     pub(crate) middleware: Vec<Middleware<Sv, S>>,
 }
 
-/// The declarations of all wiring files of an application.
+/// The declarations of all wiring files of an application: routes, middleware, global permissions.
+///
+/// A wiring file is a module with a `#[pikku_wiring]` function; declaring the module is enough. Routes
+/// name their function as a Rust path, so a typo is a compile error. Everything is resolved once at
+/// start-up (a conflict refuses to start, naming both source lines).
+///
+/// ```
+/// use pikku::prelude::*;
+///
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// # pub struct Session { user: String }
+/// pub struct Services;
+///
+/// #[derive(serde::Deserialize)]
+/// struct NoteId { id: u64 }
+///
+/// #[pikku_func(auth = false)]
+/// async fn health(_: &Services, _: (), _: &OptionalContext<Session>) -> Result<&'static str, PikkuError> {
+///     Ok("ok")
+/// }
+///
+/// #[pikku_func]
+/// async fn delete_note(_: &Services, data: NoteId, _: &Context<Session>) -> Result<(), PikkuError> {
+///     let _ = data.id;
+///     Ok(())
+/// }
+///
+/// #[pikku_middleware]
+/// async fn timing(_: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+///     let started = std::time::Instant::now();
+///     let response = next.run(request).await;
+///     tracing::debug!(elapsed = ?started.elapsed(), "answered");
+///     Ok(response)
+/// }
+///
+/// #[pikku_wiring]
+/// fn routes(w: &mut Wirings<Services, Session>) {
+///     w.add_http_middleware("*", [timing.into()]);
+///     w.get("/health", health);
+///     w.delete("/notes/:id", delete_note).tags(["notes"]);
+/// }
+///
+/// # fn main() {
+/// let server = App::<Services, Session>::new().build(Services).expect("the wirings are consistent");
+/// assert_eq!(server.registry().functions.len(), 2);
+/// # }
+/// ```
 pub struct Wirings<Sv, S> {
     pub(crate) routes: Vec<RouteDecl<Sv, S>>,
     pub(crate) global: Vec<Middleware<Sv, S>>,
