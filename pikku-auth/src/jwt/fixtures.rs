@@ -59,10 +59,14 @@ pub(super) fn service() -> JwtService {
 /// Sign a payload given as raw JSON text (HS256, kid "primary"), so key order and escapes are exactly as
 /// written.
 pub(super) fn forge_raw(payload: &str) -> String {
-    let header = b64(br#"{"alg":"HS256","typ":"JWT","kid":"primary"}"#);
-    let message = format!("{header}.{}", b64(payload.as_bytes()));
+    forge_raw_hs256(r#"{"alg":"HS256","typ":"JWT","kid":"primary"}"#, payload, SECRET)
+}
+
+/// Sign a header and a payload given as raw JSON text with HS256.
+pub(super) fn forge_raw_hs256(header: &str, payload: &str, secret: &[u8]) -> String {
+    let message = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let sig =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256).unwrap();
+        jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(secret), Algorithm::HS256).unwrap();
     format!("{message}.{sig}")
 }
 

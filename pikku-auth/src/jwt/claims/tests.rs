@@ -236,3 +236,87 @@ fn option_newtype_and_enum_sessions_decode_as_with_flatten() {
     assert_eq!(decoded.session, Tagged::User { id: "u1".into() });
     assert_eq!(decoded.jti.as_deref(), Some("s.n"));
 }
+
+#[test]
+fn jti_of_any_string_shape_is_kept_and_never_panics() {
+    let svc = service();
+    let exp = now() + 60;
+    let long = "x".repeat(129);
+    for (jti, session_id) in [
+        (json!(""), Some("")),
+        (json!("urn:x"), Some("urn:x")),
+        (json!(long), Some(long.as_str())),
+        (json!("."), Some("")),
+        (json!("a.b.c"), Some("a")),
+        (json!("é.ü"), Some("é")),
+        (json!(null), None),
+    ] {
+        let payload = json!({"userId": "u1", "role": "admin", "exp": exp, "jti": jti});
+        let decoded = svc.decode::<Session>(&forge(Algorithm::HS256, Some("primary"), &payload, SECRET)).unwrap();
+        assert_eq!(decoded.jti.as_deref(), jti.as_str(), "{jti}");
+        assert_eq!(decoded.session_id(), session_id, "{jti}");
+    }
+    // A `jti` that is not a string: the payload is refused (401 at the strategies), never a panic.
+    for jti in [json!(7), json!(1.5), json!(true), json!(["a"]), json!({"a": "b"})] {
+        let payload = json!({"userId": "u1", "role": "admin", "exp": exp, "jti": jti});
+        let result = svc.decode::<Session>(&forge(Algorithm::HS256, Some("primary"), &payload, SECRET));
+        assert!(matches!(result, Err(JwtError::InvalidPayload)), "{jti}: {result:?}");
+    }
+}
+
+#[test]
+fn registered_claim_names_never_reach_the_session() {
+    /// A session that (wrongly) names fields after registered claims: they stay empty.
+    #[derive(Debug, Default, PartialEq, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Greedy {
+        user_id: String,
+        iat: Option<Value>,
+        exp: Option<Value>,
+        nbf: Option<Value>,
+        iss: Option<Value>,
+        aud: Option<Value>,
+        sub: Option<Value>,
+        jti: Option<Value>,
+    }
+    let svc = JwtService::builder().hs256_key("primary", SECRET).issuer("pikku").audience("app").build().unwrap();
+    let payload = json!({
+        "userId": "u1", "iat": now(), "exp": now() + 60, "nbf": now() - 1, "iss": "pikku", "aud": "app",
+        "sub": "s", "jti": "sid.nonce"
+    });
+    let decoded = svc.decode::<Greedy>(&forge(Algorithm::HS256, Some("primary"), &payload, SECRET)).unwrap();
+    assert_eq!(decoded.session, Greedy { user_id: "u1".into(), ..Greedy::default() });
+    // A map session sees only the session's own entries, too.
+    let decoded = svc.decode::<serde_json::Map<String, Value>>(&svc.sign(&session()).unwrap()).unwrap();
+    assert_eq!(decoded.session.keys().collect::<Vec<_>>(), ["role", "userId"]);
+}
+
+#[test]
+fn null_exp_or_iat_is_an_invalid_claim_not_a_missing_one() {
+    let svc = service();
+    let token = forge_raw(r#"{"userId":"u1","role":"admin","exp":null}"#);
+    assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::InvalidClaim("exp"))));
+    let token = forge_raw(&format!(r#"{{"userId":"u1","role":"admin","exp":{},"iat":null}}"#, now() + 60));
+    assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::InvalidClaim("iat"))));
+}
+
+#[test]
+fn numeric_dates_may_be_fractions_but_not_beyond_i64() {
+    let svc = service();
+    let iat = now();
+    let token = forge_raw(&format!(r#"{{"userId":"u1","role":"admin","iat":{iat}.4,"exp":{}.6}}"#, iat + 60));
+    let decoded = svc.decode::<Session>(&token).unwrap();
+    assert_eq!((decoded.issued_at, decoded.expires_at), (Some(iat), iat + 61));
+    let token = forge_raw(r#"{"userId":"u1","role":"admin","exp":18446744073709551615}"#);
+    assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::InvalidClaim("exp"))));
+    let token = forge_raw(&format!(r#"{{"userId":"u1","role":"admin","exp":{},"iat":1e300}}"#, iat + 60));
+    assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::InvalidClaim("iat"))));
+}
+
+#[test]
+fn payload_that_is_not_a_json_object_is_invalid() {
+    for payload in ["[1,2]", r#""session""#, "null", "7", "{", r#"{"userId":"u1","exp":1}garbage"#] {
+        let result = service().decode::<Session>(&forge_raw(payload));
+        assert!(matches!(result, Err(JwtError::InvalidPayload)), "{payload}: {result:?}");
+    }
+}

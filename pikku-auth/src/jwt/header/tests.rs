@@ -66,3 +66,33 @@ fn token_without_kid_is_checked_against_signing_key_only() {
     let with_kid = forge(Algorithm::HS256, Some("old"), &payload, OTHER_SECRET);
     assert!(svc.decode::<Session>(&with_kid).is_ok());
 }
+
+#[test]
+fn crit_header_is_refused_even_when_the_signature_verifies() {
+    let payload = json!({"userId": "u1", "role": "admin", "exp": now() + 60}).to_string();
+    let header = r#"{"alg":"HS256","kid":"primary","crit":["x"],"x":1}"#;
+    // One key: checked on the header jsonwebtoken returns. Two keys: checked by the peek, before verifying.
+    let two_keys = JwtService::builder().hs256_key("primary", SECRET).hs256_key("old", OTHER_SECRET).build().unwrap();
+    for svc in [service(), two_keys] {
+        let token = forge_raw_hs256(header, &payload, SECRET);
+        assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::Malformed)));
+    }
+}
+
+#[test]
+fn kid_selects_its_key_when_escaped_or_in_a_header_too_long_for_the_stack_buffer() {
+    let svc = JwtService::builder().hs256_key("new", SECRET).hs256_key("old", OTHER_SECRET).build().unwrap();
+    let payload = json!({"userId": "u1", "role": "admin", "exp": now() + 60}).to_string();
+    let escaped = r#"{"alg":"HS256","kid":"\u006fld"}"#;
+    assert_eq!(svc.decode::<Session>(&forge_raw_hs256(escaped, &payload, OTHER_SECRET)).unwrap().session, session());
+    // A certificate chain makes the header longer than the 512 bytes read without allocating.
+    let long = format!(r#"{{"alg":"HS256","kid":"old","x5c":["{}"]}}"#, "A".repeat(600));
+    assert_eq!(svc.decode::<Session>(&forge_raw_hs256(&long, &payload, OTHER_SECRET)).unwrap().session, session());
+    let long_unknown = long.replace(r#""kid":"old""#, r#""kid":"nope""#);
+    let token = forge_raw_hs256(&long_unknown, &payload, OTHER_SECRET);
+    assert!(matches!(svc.decode::<Session>(&token), Err(JwtError::UnknownKey)));
+    // Not base64url, or not JSON: malformed, whatever the number of keys.
+    for token in ["!!!.e30.sig", "bm90IGpzb24.e30.sig", ""] {
+        assert!(matches!(svc.decode::<Session>(token), Err(JwtError::Malformed)), "{token}");
+    }
+}
