@@ -1,0 +1,211 @@
+//! The payload: the registered claims (RFC 7519 §4.1) and the session beside them at the top level.
+//!
+//! Minted: the session's fields, then `iat`, `exp`, `jti` (and `iss` / `aud` once configured), the layout of
+//! Pikku's TypeScript jose service. Decoded: the registered claims `iat`, `exp`, `nbf`, `iss`, `aud`, `sub`
+//! and `jti` are taken by [`Payload`]'s own fields, and every other entry goes to the session, which never
+//! sees a registered claim.
+//!
+//! RFC 8725 §3.7: the payload is read as UTF-8 JSON only (serde_json refuses any other encoding).
+
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, MapDeserializer};
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::{now_secs, DecodedToken, JwtError};
+
+/// What a minted payload looks like: the session at the top level, then the registered claims.
+#[derive(Serialize)]
+pub(super) struct MintClaims<'a, S> {
+    #[serde(flatten)]
+    pub(super) session: &'a S,
+    pub(super) iat: i64,
+    pub(super) exp: i64,
+    pub(super) jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) aud: Option<&'a str>,
+}
+
+/// The payload as it is read: the registered claims by name, every other entry kept for the session.
+///
+/// A registered claim that appears twice is refused (derive's duplicate-field check), as RFC 7519 §4 allows.
+#[derive(Deserialize)]
+struct Payload {
+    /// Kept as any JSON value, so a wrong type is reported as [`JwtError::InvalidClaim`] rather than as a
+    /// payload that does not deserialize.
+    #[serde(default, deserialize_with = "present")]
+    exp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    iat: Option<Value>,
+    /// Any string is accepted (`""`, `"urn:x"`, a long one): it is only split at its first `.` later. A `jti`
+    /// that is not a string makes the payload invalid.
+    #[serde(default)]
+    jti: Option<String>,
+    // Checked by jsonwebtoken, which reads the payload on its own; named here so they never reach the session.
+    #[serde(default, rename = "nbf")]
+    _nbf: IgnoredAny,
+    #[serde(default, rename = "iss")]
+    _iss: IgnoredAny,
+    #[serde(default, rename = "aud")]
+    _aud: IgnoredAny,
+    #[serde(default, rename = "sub")]
+    _sub: IgnoredAny,
+    #[serde(flatten)]
+    session: SessionFields,
+}
+
+/// `Some` for a claim that is present, even as `null` (which is then an invalid NumericDate, not a missing
+/// one); an absent claim is `None` through `#[serde(default)]`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A verified payload, decoded: what [`Claims::check`] turns into a [`DecodedToken`].
+///
+/// The session is deserialized here, while `jsonwebtoken` decodes the payload, so a payload that does not fit
+/// the session type is refused ([`JwtError::InvalidPayload`]) before its claims are validated.
+///
+/// Cost, measured: this plain-serde decode (a derived [`Payload`], the session's entries buffered, then
+/// deserialized) takes 48,387 instructions per `JwtService::decode` of an HS256 token with a
+/// `{userId, role}` session, against 46,601 for the hand-written streaming visitor it replaced (e54f75e,
+/// ~370 lines): +1,786 instructions (+3.8%), well under a microsecond. SHA-256 alone is 24,243 of either.
+/// Measured with callgrind on a loop that decodes the same token N times, as
+/// (instructions(N) − instructions(0)) / N with N = 10,000, release profile without LTO.
+pub(super) struct Claims<S> {
+    exp: Option<Value>,
+    iat: Option<Value>,
+    jti: Option<String>,
+    /// The payload has an entry beyond the registered claims: there is a session in it.
+    has_session: bool,
+    session: S,
+}
+
+impl<'de, S: DeserializeOwned> Deserialize<'de> for Claims<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Payload { exp, iat, jti, session, .. } = Payload::deserialize(d)?;
+        let has_session = !session.0.is_empty();
+        let session = S::deserialize(session).map_err(de::Error::custom)?;
+        Ok(Self { exp, iat, jti, has_session, session })
+    }
+}
+
+impl<S> Claims<S> {
+    /// The checks `jsonwebtoken` does not make (it has checked the signature, `exp` against the clock, `nbf`,
+    /// `iss` and `aud`).
+    ///
+    /// # Errors
+    /// [`JwtError::MissingExpiry`], [`JwtError::InvalidClaim`] for an `exp` or `iat` that is not a number,
+    /// [`JwtError::NotYetValid`] for an `iat` in the future beyond the leeway, [`JwtError::NotASession`] for
+    /// a payload with nothing but registered claims.
+    pub(super) fn check(self, leeway_secs: i64) -> Result<DecodedToken<S>, JwtError> {
+        // RFC 7519 §4.1.4: `exp` is optional there; here it is required (a session token that never expires
+        // cannot be refused once stolen), and must be a NumericDate (§2: a JSON number of seconds).
+        let expires_at = match &self.exp {
+            None => return Err(JwtError::MissingExpiry),
+            Some(exp) => numeric_date(exp).ok_or(JwtError::InvalidClaim("exp"))?,
+        };
+        // RFC 7519 §4.1.6 only records when a token was issued; refusing one issued in the future (beyond the
+        // leeway) is our rule: no honest clock mints it.
+        let issued_at = match &self.iat {
+            None => None,
+            Some(iat) => {
+                let iat = numeric_date(iat).ok_or(JwtError::InvalidClaim("iat"))?;
+                if iat > now_secs().saturating_add(leeway_secs) {
+                    return Err(JwtError::NotYetValid);
+                }
+                Some(iat)
+            }
+        };
+        if !self.has_session {
+            return Err(JwtError::NotASession);
+        }
+        Ok(DecodedToken { session: self.session, issued_at, expires_at, jti: self.jti })
+    }
+}
+
+/// A NumericDate (RFC 7519 §2) as whole seconds: an integer, or a fraction rounded as jsonwebtoken's own
+/// `exp` check rounds it. `None` for anything else, or a number beyond `i64`.
+fn numeric_date(value: &Value) -> Option<i64> {
+    let Value::Number(n) = value else { return None };
+    n.as_i64().or_else(|| {
+        let r = n.as_f64()?.round();
+        (r.is_finite() && r >= i64::MIN as f64 && r < i64::MAX as f64).then_some(r as i64)
+    })
+}
+
+/// The payload's entries other than the registered claims, in order and with any duplicate kept: the session
+/// type sees exactly the entries it would see as the whole payload, so its derive refuses a duplicate field
+/// and `#[serde(deny_unknown_fields)]` refuses an unknown one.
+///
+/// Not `#[serde(flatten)] session: S` directly: flatten hands a struct only the fields it names, which would
+/// silently turn `deny_unknown_fields` off (serde documents the two as incompatible), and it would not tell
+/// whether the payload holds a session at all.
+struct SessionFields(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for SessionFields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = SessionFields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionFields, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(SessionFields(entries))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+/// The session's entries as a map, and for sessions that are not a map or a struct, the answers
+/// `#[serde(flatten)]` gives: `Option` is `Some`, a unit is `()`, a newtype wraps the entries, and an
+/// externally tagged enum takes its variant from the first entry.
+impl<'de> Deserializer<'de> for SessionFields {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(MapDeserializer::new(self.0.into_iter()))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        MapAccessDeserializer::new(MapDeserializer::new(self.0.into_iter())).deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests;
