@@ -6,7 +6,7 @@ pub use pikku_macros::{pikku_auth, pikku_func, pikku_middleware, pikku_permissio
 pub use pikku_runtime::*;
 
 /// Authentication: the JWT service, the bearer / cookie / API-key strategies, session stores.
-pub use pikku_auth as auth;
+pub use ::pikku_auth as auth;
 
 /// Everything an application file needs: `use pikku::prelude::*;`.
 pub mod prelude {
