@@ -44,6 +44,8 @@ mod store;
 mod strategy;
 #[cfg(test)]
 mod test_support;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod token;
 
 pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, ApiKeyStrategy, StaticApiKeys};
