@@ -190,7 +190,7 @@ pub(crate) fn expired_token(_jwt: &JwtService, session: &TestSession) -> String 
 /// A token as a Pikku TypeScript service mints it: no `kid`, no `jti`.
 pub(crate) fn token_without_jti(session: &TestSession) -> String {
     let now = now();
-    forger().without_kid().forge(&session_claims(session, now, now + 3600))
+    forger().kid(None).forge(&session_claims(session, now, now + 3600))
 }
 
 /// A token of session `sid` issued `age` seconds ago, living `lifetime` seconds.

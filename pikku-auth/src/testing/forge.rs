@@ -39,7 +39,7 @@ const EXPIRED_AGO: i64 = 60;
 /// let forger = TokenForger::hs256(SECRET);
 ///
 /// // As Pikku's TypeScript service mints them: no `kid`, no `jti`. Accepted.
-/// let foreign = forger.clone().without_kid().forge(&json!({"userId": "u1", "iat": now(), "exp": now() + 600}));
+/// let foreign = forger.clone().kid(None).forge(&json!({"userId": "u1", "iat": now(), "exp": now() + 600}));
 /// assert!(jwt.decode::<serde_json::Value>(&foreign).is_ok());
 ///
 /// // The same secret with another algorithm: refused (the algorithm is pinned per key).
@@ -67,17 +67,11 @@ impl TokenForger {
         Self { secret: secret.as_ref().to_vec(), kid: Some(PRIMARY_KID.to_owned()), algorithm: Algorithm::HS256 }
     }
 
-    /// Puts `kid` in the header (by default `primary`).
+    /// Puts `kid` in the header, or none with `None` as Pikku's TypeScript service mints them (by default
+    /// `primary`).
     #[must_use]
-    pub fn kid(mut self, kid: &str) -> Self {
-        self.kid = Some(kid.to_owned());
-        self
-    }
-
-    /// Leaves `kid` out of the header, as Pikku's TypeScript service does.
-    #[must_use]
-    pub fn without_kid(mut self) -> Self {
-        self.kid = None;
+    pub fn kid(mut self, kid: Option<&str>) -> Self {
+        self.kid = kid.map(str::to_owned);
         self
     }
 
@@ -261,11 +255,11 @@ mod tests {
         assert!(jwt.decode::<Value>(&none).is_err());
         let other = TokenForger::hs256(b"another-secret-of-32-bytes-or-more!!").aged_token(&session(), 0, 600);
         assert!(jwt.decode::<Value>(&other).is_err());
-        assert!(jwt.decode::<Value>(&forger.clone().kid("old").aged_token(&session(), 0, 600)).is_err());
+        assert!(jwt.decode::<Value>(&forger.clone().kid(Some("old")).aged_token(&session(), 0, 600)).is_err());
         assert!(jwt
             .decode::<Value>(&forger.clone().algorithm(Algorithm::HS384).aged_token(&session(), 0, 60))
             .is_err());
-        assert!(jwt.decode::<Value>(&forger.without_kid().aged_token(&session(), 0, 600)).is_ok());
+        assert!(jwt.decode::<Value>(&forger.kid(None).aged_token(&session(), 0, 600)).is_ok());
     }
 
     #[test]

@@ -25,6 +25,7 @@
 mod dev_header;
 mod forge;
 
+pub use crate::jwt::Algorithm;
 pub use dev_header::{auth_dev_header, DevHeaderStrategy, DEV_SESSION_HEADER};
 pub use forge::{
     new_jti, now, replace_claims, session_claims, session_id, tamper, token_parts, unsigned_token, TokenForger, DAY,

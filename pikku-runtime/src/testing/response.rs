@@ -105,6 +105,15 @@ impl TestResponse {
         self.set_cookies().into_iter().rev().find(|cookie| cookie.name() == name)
     }
 
+    /// The value of cookie `name` this response sets; `None` when it sets none, or removes it (an empty
+    /// value).
+    ///
+    /// # Panics
+    /// When a `Set-Cookie` header is not a cookie.
+    pub fn set_cookie_value(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|cookie| cookie.value().to_owned()).filter(|value| !value.is_empty())
+    }
+
     /// Asserts the status and returns the response, so more can follow.
     ///
     /// # Panics
@@ -135,6 +144,20 @@ impl TestResponse {
         for key in object.keys() {
             assert!(ERROR_KEYS.contains(&key.as_str()), "unexpected key {key} in {body}");
         }
+        body
+    }
+
+    /// Asserts the error of input that does not fit the function's input type: 422
+    /// `UnprocessableContentError` (see [`assert_error`](Self::assert_error)) whose `payload.field` is
+    /// `field` and whose message names it. Returns the body.
+    ///
+    /// # Panics
+    /// When any of that does not hold.
+    #[track_caller]
+    pub fn assert_invalid_field(&self, field: &str) -> serde_json::Value {
+        let body = self.assert_error(422, "UnprocessableContentError");
+        assert_eq!(body["payload"]["field"], field, "the field in the payload: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| m.contains(field)), "the message names {field}: {body}");
         body
     }
 }
@@ -184,6 +207,15 @@ mod tests {
     }
 
     #[test]
+    fn assert_invalid_field_checks_the_payload_and_the_message() {
+        let body = r#"{"name":"UnprocessableContentError","message":"`limit`: invalid digit","payload":{"field":"limit"},"errorId":"r1"}"#;
+        let response = response(422, &[("content-type", "application/json"), ("x-request-id", "r1")], body);
+        response.assert_invalid_field("limit");
+        let other = std::panic::catch_unwind(|| response.assert_invalid_field("text"));
+        assert!(other.is_err(), "another field is refused");
+    }
+
+    #[test]
     #[should_panic(expected = "unexpected status; body: nope")]
     fn assert_status_shows_the_body() {
         response(500, &[], "nope").assert_status(200);
@@ -200,6 +232,8 @@ mod tests {
         assert_eq!(session.max_age(), Some(cookie::time::Duration::ZERO));
         assert_eq!(session.expires_datetime().map(|t| t.unix_timestamp()), Some(0));
         assert!(response.set_cookie("other").is_none());
+        assert_eq!(response.set_cookie_value("theme").as_deref(), Some("dark"));
+        assert_eq!(response.set_cookie_value("session"), None, "a removal has no value");
         assert_eq!(response.header_all("set-cookie")[1], removal);
     }
 
