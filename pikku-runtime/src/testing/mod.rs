@@ -141,3 +141,20 @@ macro_rules! request_methods {
     };
 }
 pub(crate) use request_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    #[should_panic(expected = "src/testing/mod.rs")]
+    async fn within_names_the_caller_when_the_wait_is_over() {
+        within(Duration::from_millis(10), "a wait that never ends", std::future::pending::<()>()).await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "timed out after 10ms")]
+    async fn within_says_how_long_it_waited_and_for_what() {
+        within(Duration::from_millis(10), "a wait that never ends", std::future::pending::<()>()).await;
+    }
+}
