@@ -2,22 +2,18 @@
 //! request ids, the middleware onion, permissions, limits and graceful shutdown (spec sections 1, 2, 6,
 //! 7, 8, 9). Each test starts its own server on 127.0.0.1:0.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::Method;
-use http_body_util::Full;
 use pikku::prelude::*;
+use pikku::testing::{auth_dev_header, within, TestRequest, TestServer, Transport, WAIT};
 use pikku::HeaderValue;
+use pikku::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
-
-use support::*;
 
 // ---------------------------------------------------------------------------------------------------
 // The application under test
@@ -45,8 +41,8 @@ fn server() -> (pikku::Server<Services, Session>, Arc<Notify>) {
     (server, slow_started)
 }
 
-async fn start() -> Running {
-    Running::start(server().0).await
+async fn start() -> TestServer {
+    TestServer::start(server().0).await
 }
 
 mod functions {
@@ -290,25 +286,6 @@ mod functions {
 mod middleware {
     use super::*;
 
-    /// A stand-in for an authentication strategy: `x-user: ada` becomes the session, and like a strategy it
-    /// names its scheme in a 401 that names none.
-    #[pikku_middleware]
-    pub async fn dev_session(
-        _s: &Services,
-        mut request: Request<Session>,
-        next: Next<'_, Services, Session>,
-    ) -> Result<Response, PikkuError> {
-        if let Some(user) = request.headers().get("x-user").and_then(|v| v.to_str().ok()) {
-            let user = user.to_owned();
-            request.set_session(Session { user });
-        }
-        let mut response = next.run(request).await;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            response.headers_mut().entry(pikku::header::WWW_AUTHENTICATE).or_insert(HeaderValue::from_static("x-user"));
-        }
-        Ok(response)
-    }
-
     /// Puts the session change the strategies would see into `x-session-change`.
     #[pikku_middleware]
     pub async fn record_change(
@@ -371,7 +348,8 @@ use middleware::*;
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_middleware([dev_session.into(), t_global.into()]);
+    // The kit's development strategy: `x-user: {"user": "ada"}` is the session.
+    w.add_middleware([auth_dev_header("x-user"), t_global.into()]);
     w.add_permission(not_banned);
 
     w.get("/hello", hello);
@@ -408,23 +386,9 @@ fn traced_routes(w: &mut Wirings<Services, Session>) {
     w.get("/api/stop", stopped).middleware([t_route.into(), stopper.into()]).tags(["routetag"]);
 }
 
-fn get_req(path: &str) -> http::Request<Full<Bytes>> {
-    request(Method::GET, path).body(empty()).expect("request")
-}
-
-fn as_user(method: Method, path: &str, user: &str) -> http::Request<Full<Bytes>> {
-    request(method, path).header("x-user", user).body(empty()).expect("request")
-}
-
-fn post_json(path: &str, body: &serde_json::Value) -> http::Request<Full<Bytes>> {
-    request(Method::POST, path).header("content-type", "application/json").body(json_body(body)).expect("request")
-}
-
-fn post_raw_json(path: &str, body: &'static str) -> http::Request<Full<Bytes>> {
-    request(Method::POST, path)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .expect("request")
+/// `request` made as `user`: the session the development strategy reads from `x-user`.
+fn as_user<'a, T: Transport>(request: TestRequest<'a, T>, user: &str) -> TestRequest<'a, T> {
+    request.json_header("x-user", &Session { user: user.to_owned() })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -433,24 +397,24 @@ fn post_raw_json(path: &str, body: &'static str) -> http::Request<Full<Bytes>> {
 #[tokio::test]
 async fn get_route_answers_200_json() {
     let app = start().await;
-    let reply = get(app.addr, "/hello").await;
-    assert_eq!(reply.status, 200);
+    let reply = app.get("/hello").send().await;
+    assert_eq!(reply.status(), 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.json(), json!({"message": "hello"}));
+    assert_eq!(reply.json_value(), json!({"message": "hello"}));
 }
 
 #[tokio::test]
 async fn unit_output_is_204_with_empty_body() {
     let app = start().await;
-    let reply = send(app.addr, request(Method::DELETE, "/things/5").body(empty()).unwrap()).await;
-    assert_eq!(reply.status, 204);
-    assert!(reply.body.is_empty(), "204 has no body: {:?}", reply.body);
+    let reply = app.delete("/things/5").send().await;
+    assert_eq!(reply.status(), 204);
+    assert!(reply.bytes().is_empty(), "204 has no body: {:?}", reply.bytes());
 }
 
 #[tokio::test]
 async fn unknown_path_is_404_json_error() {
     let app = start().await;
-    let reply = get(app.addr, "/no/such/path").await;
+    let reply = app.get("/no/such/path").send().await;
     let body = reply.assert_error(404, "NotFoundError");
     assert!(!body["message"].as_str().unwrap().is_empty());
 }
@@ -458,11 +422,11 @@ async fn unknown_path_is_404_json_error() {
 #[tokio::test]
 async fn wrong_method_is_405_with_allow_listing_methods_and_head() {
     let app = start().await;
-    let reply = send(app.addr, request(Method::POST, "/hello").body(empty()).unwrap()).await;
+    let reply = app.post("/hello").send().await;
     reply.assert_error(405, "MethodNotAllowedError");
     assert_eq!(reply.header("allow"), Some("GET, HEAD"));
 
-    let reply = send(app.addr, request(Method::DELETE, "/items").body(empty()).unwrap()).await;
+    let reply = app.delete("/items").send().await;
     reply.assert_error(405, "MethodNotAllowedError");
     let mut allowed: Vec<String> =
         reply.header("allow").unwrap().split(',').map(|m| m.trim().to_owned()).collect::<Vec<_>>();
@@ -470,7 +434,7 @@ async fn wrong_method_is_405_with_allow_listing_methods_and_head() {
     assert_eq!(allowed, ["GET", "HEAD", "POST"]);
 
     // A path with no GET does not advertise HEAD.
-    let reply = send(app.addr, request(Method::GET, "/session/ok").body(empty()).unwrap()).await;
+    let reply = app.get("/session/ok").send().await;
     reply.assert_error(405, "MethodNotAllowedError");
     assert_eq!(reply.header("allow"), Some("POST"));
 }
@@ -478,18 +442,18 @@ async fn wrong_method_is_405_with_allow_listing_methods_and_head() {
 #[tokio::test]
 async fn head_on_a_get_route_answers_without_body() {
     let app = start().await;
-    let reply = send(app.addr, request(Method::HEAD, "/hello").body(empty()).unwrap()).await;
-    assert_eq!(reply.status, 200);
+    let reply = app.request(Method::HEAD, "/hello").send().await;
+    assert_eq!(reply.status(), 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert!(reply.body.is_empty());
+    assert!(reply.bytes().is_empty());
 }
 
 #[tokio::test]
 async fn colon_and_brace_parameters_fill_the_input() {
     let app = start().await;
-    let reply = get(app.addr, "/users/ada/notes/42").await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"userId": "ada", "noteId": 42}));
+    let reply = app.get("/users/ada/notes/42").send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"userId": "ada", "noteId": 42}));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -498,21 +462,21 @@ async fn colon_and_brace_parameters_fill_the_input() {
 #[tokio::test]
 async fn path_query_and_body_merge_into_one_typed_input() {
     let app = start().await;
-    let reply = send(app.addr, post_json("/users/7/notes?limit=10&done=true", &json!({"text": "hi"}))).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = app.post("/users/7/notes?limit=10&done=true").json(&json!({"text": "hi"})).send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
     assert_eq!(
-        reply.json(),
+        reply.json_value(),
         json!({"userId": 7, "text": "hi", "done": true, "limit": 10, "tag": null, "payload": null})
     );
     // Option fields filled from the query and the body.
-    let reply = send(
-        app.addr,
-        post_json("/users/7/notes?limit=0&done=false&tag=x", &json!({"text": "t", "payload": {"field": "f"}})),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = app
+        .post("/users/7/notes?limit=0&done=false&tag=x")
+        .json(&json!({"text": "t", "payload": {"field": "f"}}))
+        .send()
+        .await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
     assert_eq!(
-        reply.json(),
+        reply.json_value(),
         json!({"userId": 7, "text": "t", "done": false, "limit": 0, "tag": "x", "payload": {"field": "f"}})
     );
 }
@@ -520,26 +484,25 @@ async fn path_query_and_body_merge_into_one_typed_input() {
 #[tokio::test]
 async fn conflicting_duplicate_keys_are_422() {
     let app = start().await;
-    let reply = send(app.addr, post_json("/users/7/notes?limit=1&limit=2&done=true", &json!({"text": "hi"}))).await;
+    let reply = app.post("/users/7/notes?limit=1&limit=2&done=true").json(&json!({"text": "hi"})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert_eq!(body["payload"]["field"], "limit", "{body}");
 
-    let reply =
-        send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": "hi", "userId": 8}))).await;
+    let reply = app.post("/users/7/notes?limit=1&done=true").json(&json!({"text": "hi", "userId": 8})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert_eq!(body["payload"]["field"], "userId", "{body}");
 
     // The same value twice is no conflict.
     let reply =
-        send(app.addr, post_json("/users/7/notes?limit=1&limit=1&done=true", &json!({"text": "hi", "userId": 7})))
-            .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+        app.post("/users/7/notes?limit=1&limit=1&done=true").json(&json!({"text": "hi", "userId": 7})).send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
 }
 
 #[tokio::test]
 async fn malformed_json_is_422_naming_the_position() {
     let app = start().await;
-    let reply = send(app.addr, post_raw_json("/users/7/notes?limit=1&done=true", r#"{"text": }"#)).await;
+    let reply =
+        app.post("/users/7/notes?limit=1&done=true").body_with_type("application/json", r#"{"text": }"#).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("line 1 column 10"), "{message}");
@@ -548,20 +511,19 @@ async fn malformed_json_is_422_naming_the_position() {
 #[tokio::test]
 async fn missing_field_is_422_naming_the_field() {
     let app = start().await;
-    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({}))).await;
+    let reply = app.post("/users/7/notes?limit=1&done=true").json(&json!({})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert!(body["message"].as_str().unwrap().contains("`text`"), "{body}");
     assert_eq!(body["payload"]["field"], "text");
 
     // A nested field is named by its path.
-    let reply =
-        send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": "t", "payload": {}}))).await;
+    let reply = app.post("/users/7/notes?limit=1&done=true").json(&json!({"text": "t", "payload": {}})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert!(body["message"].as_str().unwrap().contains("payload.field"), "{body}");
     assert_eq!(body["payload"]["field"], "payload.field");
 
     // A missing query field too.
-    let reply = send(app.addr, post_json("/users/7/notes?done=true", &json!({"text": "t"}))).await;
+    let reply = app.post("/users/7/notes?done=true").json(&json!({"text": "t"})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert_eq!(body["payload"]["field"], "limit", "{body}");
 }
@@ -569,18 +531,18 @@ async fn missing_field_is_422_naming_the_field() {
 #[tokio::test]
 async fn wrong_type_is_422_naming_the_field() {
     let app = start().await;
-    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({"text": 5}))).await;
+    let reply = app.post("/users/7/notes?limit=1&done=true").json(&json!({"text": 5})).send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert!(body["message"].as_str().unwrap().contains("`text`"), "{body}");
     assert_eq!(body["payload"]["field"], "text");
 
     for (query, field) in [("limit=ten&done=true", "limit"), ("limit=1&done=yes", "done")] {
-        let reply = send(app.addr, post_json(&format!("/users/7/notes?{query}"), &json!({"text": "t"}))).await;
+        let reply = app.post(&format!("/users/7/notes?{query}")).json(&json!({"text": "t"})).send().await;
         let body = reply.assert_error(422, "UnprocessableContentError");
         assert_eq!(body["payload"]["field"], field, "{body}");
         assert!(body["message"].as_str().unwrap().contains(&format!("`{field}`")), "{body}");
     }
-    let reply = get(app.addr, "/users/ada/notes/not-a-number").await;
+    let reply = app.get("/users/ada/notes/not-a-number").send().await;
     let body = reply.assert_error(422, "UnprocessableContentError");
     assert_eq!(body["payload"]["field"], "noteId", "{body}");
 }
@@ -588,24 +550,19 @@ async fn wrong_type_is_422_naming_the_field() {
 #[tokio::test]
 async fn non_json_body_is_415() {
     let app = start().await;
-    let req = request(Method::POST, "/users/7/notes?limit=1&done=true")
-        .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")))
-        .unwrap();
-    send(app.addr, req).await.assert_error(415, "UnsupportedMediaTypeError");
+    let req = app.post("/users/7/notes?limit=1&done=true").body_with_type("text/plain", r#"{"text":"hi"}"#);
+    req.send().await.assert_error(415, "UnsupportedMediaTypeError");
     // No content type at all is not JSON either.
-    let req = request(Method::POST, "/users/7/notes?limit=1&done=true")
-        .body(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")))
-        .unwrap();
-    send(app.addr, req).await.assert_error(415, "UnsupportedMediaTypeError");
+    let req = app.post("/users/7/notes?limit=1&done=true").body(r#"{"text":"hi"}"#);
+    req.send().await.assert_error(415, "UnsupportedMediaTypeError");
 }
 
 #[tokio::test]
 async fn body_within_the_limit_is_accepted() {
     let app = start().await;
     let text = "x".repeat(BODY_LIMIT - 100);
-    let reply = send(app.addr, post_json("/users/7/notes?limit=1&done=true", &json!({ "text": text }))).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = app.post("/users/7/notes?limit=1&done=true").json(&json!({ "text": text })).send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
 }
 
 #[tokio::test]
@@ -616,7 +573,7 @@ async fn declared_body_over_the_limit_is_413_before_it_is_sent() {
         "POST /users/7/notes?limit=1&done=true HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         BODY_LIMIT + 1
     );
-    let reply = raw(app.addr, head.as_bytes()).await.expect("io").expect("a response");
+    let reply = app.send_raw(head.as_bytes()).await.expect("io").expect("a response");
     reply.assert_error(413, "PayloadTooLargeError");
 }
 
@@ -629,7 +586,7 @@ async fn chunked_body_over_the_limit_is_413_without_reading_it_all() {
         "POST /users/7/notes?limit=1&done=true HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n",
         chunk.len()
     );
-    let reply = raw(app.addr, request.as_bytes()).await.expect("io").expect("a response");
+    let reply = app.send_raw(request.as_bytes()).await.expect("io").expect("a response");
     reply.assert_error(413, "PayloadTooLargeError");
 }
 
@@ -637,18 +594,15 @@ async fn chunked_body_over_the_limit_is_413_without_reading_it_all() {
 async fn get_reads_no_body() {
     let app = start().await;
     // A junk body with a junk content type: not read, so neither 415 nor 422.
-    let req = request(Method::GET, "/search?limit=3&q=rust")
-        .header("content-type", "text/x-junk")
-        .body(Full::new(Bytes::from_static(b"{not json at all")))
-        .unwrap();
-    let reply = send(app.addr, req).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"limit": 3, "q": "rust"}));
+    let req = app.get("/search?limit=3&q=rust").body_with_type("text/x-junk", "{not json at all");
+    let reply = req.send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"limit": 3, "q": "rust"}));
     // An oversized declared body on a GET is not read either (no 413).
     let head = format!("GET /search?limit=4 HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{{", BODY_LIMIT * 10);
-    let reply = raw(app.addr, head.as_bytes()).await.expect("io").expect("a response");
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"limit": 4, "q": null}));
+    let reply = app.send_raw(head.as_bytes()).await.expect("io").expect("a response");
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"limit": 4, "q": null}));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -657,14 +611,14 @@ async fn get_reads_no_body() {
 #[tokio::test]
 async fn session_required_without_session_is_401_with_www_authenticate() {
     let app = start().await;
-    let reply = get(app.addr, "/me").await;
+    let reply = app.get("/me").send().await;
     let body = reply.assert_error(401, "MissingSessionError");
     assert_eq!(body["message"], "Authentication required");
-    assert!(reply.header("www-authenticate").is_some_and(|v| !v.is_empty()), "{:?}", reply.headers);
+    assert!(reply.header("www-authenticate").is_some_and(|v| !v.is_empty()), "{:?}", reply.headers());
 
-    let reply = send(app.addr, as_user(Method::GET, "/me", "ada")).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"user": "ada"}));
+    let reply = as_user(app.get("/me"), "ada").send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"user": "ada"}));
 }
 
 #[tokio::test]
@@ -673,31 +627,27 @@ async fn auth_gate_refuses_before_reading_the_body() {
     // Declares 10 MB (over the 1 KiB limit) but sends a few bytes: a 401 promptly, not 413, no hang.
     let head = "POST /me/upload HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10485760\r\n\r\n{\"te";
     let started = Instant::now();
-    let reply = within_for(Duration::from_secs(2), "a prompt 401", raw(app.addr, head.as_bytes()))
+    let reply = within(Duration::from_secs(2), "a prompt 401", app.send_raw(head.as_bytes()))
         .await
         .expect("io")
         .expect("a response");
     reply.assert_error(401, "MissingSessionError");
     assert!(started.elapsed() < Duration::from_secs(2));
     // With a session the same route does read the body.
-    let req = request(Method::POST, "/me/upload")
-        .header("x-user", "ada")
-        .header("content-type", "application/json")
-        .body(json_body(&json!({"text": "uploaded"})))
-        .unwrap();
-    let reply = send(app.addr, req).await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"message": "uploaded"}));
+    let req = as_user(app.post("/me/upload"), "ada").json(&json!({"text": "uploaded"}));
+    let reply = req.send().await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"message": "uploaded"}));
 }
 
 #[tokio::test]
 async fn session_change_is_applied_only_on_success() {
     let app = start().await;
-    let reply = send(app.addr, as_user(Method::POST, "/session/ok", "ada")).await;
-    assert_eq!(reply.status, 204, "{}", reply.text());
+    let reply = as_user(app.post("/session/ok"), "ada").send().await;
+    assert_eq!(reply.status(), 204, "{}", reply.text());
     assert_eq!(reply.header("x-session-change"), Some("set:renewed"));
 
-    let reply = send(app.addr, as_user(Method::POST, "/session/fail", "ada")).await;
+    let reply = as_user(app.post("/session/fail"), "ada").send().await;
     reply.assert_error(409, "ConflictError");
     assert_eq!(reply.header("x-session-change"), Some("none"));
 }
@@ -708,14 +658,14 @@ async fn session_change_is_applied_only_on_success() {
 #[tokio::test]
 async fn application_error_keeps_its_status_and_name() {
     let app = start().await;
-    let body = get(app.addr, "/duplicate").await.assert_error(409, "DuplicateThingError");
+    let body = app.get("/duplicate").send().await.assert_error(409, "DuplicateThingError");
     assert_eq!(body["message"], "that thing exists already");
 }
 
 #[tokio::test]
 async fn internal_error_detail_is_not_sent() {
     let app = start().await;
-    let reply = get(app.addr, "/leak").await;
+    let reply = app.get("/leak").send().await;
     let body = reply.assert_error(500, "InternalServerError");
     let text = reply.text();
     assert!(!text.contains("hunter2") && !text.contains("password"), "{text}");
@@ -725,27 +675,27 @@ async fn internal_error_detail_is_not_sent() {
 #[tokio::test]
 async fn panic_is_500_and_the_connection_keeps_serving() {
     let app = start().await;
-    let mut conn = Conn::open(app.addr).await;
-    let reply = conn.send(get_req("/explode")).await;
+    let conn = app.connect().await;
+    let reply = conn.get("/explode").send().await;
     let body = reply.assert_error(500, "InternalServerError");
     assert!(!body["message"].as_str().unwrap().contains("deliberate"), "{body}");
     // Same keep-alive connection.
-    let reply = conn.send(get_req("/hello")).await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"message": "hello"}));
+    let reply = conn.get("/hello").send().await;
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.json_value(), json!({"message": "hello"}));
     // And a new one.
-    assert_eq!(get(app.addr, "/hello").await.status, 200);
+    assert_eq!(app.get("/hello").send().await.status(), 200);
 }
 
 #[tokio::test]
 async fn panic_in_middleware_is_500_with_a_request_id_and_the_server_keeps_serving() {
     let app = start().await;
-    let mut conn = Conn::open(app.addr).await;
-    let reply = conn.send(get_req("/explode/middleware")).await;
+    let conn = app.connect().await;
+    let reply = conn.get("/explode/middleware").send().await;
     let body = reply.assert_error(500, "InternalServerError");
     assert!(!body["message"].as_str().unwrap().contains("deliberate"), "{body}");
-    let reply = conn.send(get_req("/hello")).await;
-    assert_eq!(reply.status, 200);
+    let reply = conn.get("/hello").send().await;
+    assert_eq!(reply.status(), 200);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -754,13 +704,12 @@ async fn panic_in_middleware_is_500_with_a_request_id_and_the_server_keeps_servi
 #[tokio::test]
 async fn sane_client_request_id_is_echoed_in_header_and_error_id() {
     let app = start().await;
-    let req = request(Method::GET, "/no/such").header("x-request-id", "client-id_1.2:3").body(empty()).unwrap();
-    let reply = send(app.addr, req).await;
+    let reply = app.get("/no/such").header("x-request-id", "client-id_1.2:3").send().await;
     assert_eq!(reply.header("x-request-id"), Some("client-id_1.2:3"));
     assert_eq!(reply.assert_error(404, "NotFoundError")["errorId"], "client-id_1.2:3");
 
-    let req = request(Method::GET, "/hello").header("x-request-id", "ok-123").body(empty()).unwrap();
-    assert_eq!(send(app.addr, req).await.header("x-request-id"), Some("ok-123"));
+    let reply = app.get("/hello").header("x-request-id", "ok-123").send().await;
+    assert_eq!(reply.header("x-request-id"), Some("ok-123"));
 }
 
 #[tokio::test]
@@ -768,8 +717,7 @@ async fn insane_client_request_id_is_replaced() {
     let app = start().await;
     let long = "a".repeat(100);
     for insane in [long.as_str(), "has space"] {
-        let req = request(Method::GET, "/no/such").header("x-request-id", insane).body(empty()).unwrap();
-        let reply = send(app.addr, req).await;
+        let reply = app.get("/no/such").header("x-request-id", insane).send().await;
         let id = reply.header("x-request-id").expect("a request id").to_owned();
         assert_ne!(id, insane);
         assert!(!id.is_empty() && !id.contains(' ') && id.len() <= 64, "{id:?}");
@@ -780,14 +728,14 @@ async fn insane_client_request_id_is_replaced() {
 #[tokio::test]
 async fn every_response_gets_a_distinct_generated_request_id() {
     let app = start().await;
-    let mut conn = Conn::open(app.addr).await;
+    let conn = app.connect().await;
     let mut ids = Vec::new();
     for path in ["/hello", "/hello", "/no/such", "/me"] {
-        let reply = conn.send(get_req(path)).await;
+        let reply = conn.get(path).send().await;
         let id = reply.header("x-request-id").unwrap_or_else(|| panic!("{path}: no x-request-id")).to_owned();
         assert!(!id.is_empty());
-        if !reply.status.is_success() {
-            assert_eq!(reply.json()["errorId"], id.as_str());
+        if !reply.status().is_success() {
+            assert_eq!(reply.json_value()["errorId"], id.as_str());
         }
         ids.push(id);
     }
@@ -803,24 +751,25 @@ async fn every_response_gets_a_distinct_generated_request_id() {
 #[tokio::test]
 async fn middleware_runs_global_patterns_tags_route_function_in_order() {
     let app = start().await;
-    let reply = get(app.addr, "/api/trace/1").await;
-    assert_eq!(reply.status, 204, "{}", reply.text());
+    let reply = app.get("/api/trace/1").send().await;
+    assert_eq!(reply.status(), 204, "{}", reply.text());
     // Appended on the way back: innermost first.
     let mut trace = reply.header_all("x-trace");
     trace.reverse();
     assert_eq!(trace, ["t_global", "t_exact", "t_star", "t_api", "t_fntag", "t_routetag", "t_route", "t_func"]);
 
     // Outside /api/ only the global and "*" middleware apply.
-    let trace = get(app.addr, "/hello").await.header_all("x-trace");
+    let reply = app.get("/hello").send().await;
+    let trace = reply.header_all("x-trace");
     assert_eq!(trace, ["t_star", "t_global"]);
 }
 
 #[tokio::test]
 async fn middleware_that_answers_stops_the_chain() {
     let app = start().await;
-    let reply = get(app.addr, "/api/stop").await;
-    assert_eq!(reply.status, 418, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"stoppedBy": "stopper"}));
+    let reply = app.get("/api/stop").send().await;
+    assert_eq!(reply.status(), 418, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"stoppedBy": "stopper"}));
     let mut trace = reply.header_all("x-trace");
     trace.reverse();
     assert_eq!(trace, ["t_global", "t_star", "t_api", "t_routetag", "t_route"]);
@@ -830,57 +779,57 @@ async fn middleware_that_answers_stops_the_chain() {
 // ---------------------------------------------------------------------------------------------------
 // Permissions
 
-async fn status_as(addr: std::net::SocketAddr, path: &str, user: &str) -> u16 {
-    let reply = send(addr, as_user(Method::GET, path, user)).await;
-    if reply.status == 403 {
+async fn status_as(app: &TestServer, path: &str, user: &str) -> u16 {
+    let reply = as_user(app.get(path), user).send().await;
+    if reply.status() == 403 {
         let body = reply.assert_error(403, "ForbiddenError");
         assert_eq!(body["message"], "Permission denied");
     }
-    reply.status.as_u16()
+    reply.status().as_u16()
 }
 
 #[tokio::test]
 async fn permission_list_is_an_and() {
     let app = start().await;
-    assert_eq!(status_as(app.addr, "/and/users/staff1", "staff1").await, 200);
-    assert_eq!(status_as(app.addr, "/and/users/bob", "staff1").await, 403);
-    assert_eq!(status_as(app.addr, "/and/users/bob", "bob").await, 403);
+    assert_eq!(status_as(&app, "/and/users/staff1", "staff1").await, 200);
+    assert_eq!(status_as(&app, "/and/users/bob", "staff1").await, 403);
+    assert_eq!(status_as(&app, "/and/users/bob", "bob").await, 403);
 }
 
 #[tokio::test]
 async fn permission_groups_are_an_or_of_ands() {
     let app = start().await;
-    assert_eq!(status_as(app.addr, "/or/users/bob", "admin").await, 200);
-    assert_eq!(status_as(app.addr, "/or/users/bob", "bob").await, 200);
-    assert_eq!(status_as(app.addr, "/or/users/bob", "carol").await, 403);
+    assert_eq!(status_as(&app, "/or/users/bob", "admin").await, 200);
+    assert_eq!(status_as(&app, "/or/users/bob", "bob").await, 200);
+    assert_eq!(status_as(&app, "/or/users/bob", "carol").await, 403);
 }
 
 #[tokio::test]
 async fn global_permission_must_pass_as_well() {
     let app = start().await;
-    assert_eq!(status_as(app.addr, "/me", "ada").await, 200);
-    assert_eq!(status_as(app.addr, "/me", "banned").await, 403);
+    assert_eq!(status_as(&app, "/me", "ada").await, 200);
+    assert_eq!(status_as(&app, "/me", "banned").await, 403);
     // Even where the function's own permissions pass.
-    assert_eq!(status_as(app.addr, "/or/users/banned", "banned").await, 403);
-    let reply = get(app.addr, "/hello").await;
-    assert_eq!(reply.status, 200);
+    assert_eq!(status_as(&app, "/or/users/banned", "banned").await, 403);
+    let reply = app.get("/hello").send().await;
+    assert_eq!(reply.status(), 200);
 }
 
 #[tokio::test]
 async fn auth_check_without_a_session_is_false() {
     let app = start().await;
-    get(app.addr, "/public-admin").await.assert_error(403, "ForbiddenError");
-    assert_eq!(status_as(app.addr, "/public-admin", "admin").await, 204);
+    app.get("/public-admin").send().await.assert_error(403, "ForbiddenError");
+    assert_eq!(status_as(&app, "/public-admin", "admin").await, 204);
 }
 
 #[tokio::test]
 async fn permissions_run_after_input_parsing() {
     let app = start().await;
-    assert_eq!(status_as(app.addr, "/admin/limit?limit=ten", "bob").await, 422);
-    assert_eq!(status_as(app.addr, "/admin/limit?limit=5", "bob").await, 403);
-    assert_eq!(status_as(app.addr, "/admin/limit?limit=5", "admin").await, 200);
+    assert_eq!(status_as(&app, "/admin/limit?limit=ten", "bob").await, 422);
+    assert_eq!(status_as(&app, "/admin/limit?limit=5", "bob").await, 403);
+    assert_eq!(status_as(&app, "/admin/limit?limit=5", "admin").await, 200);
     // And after the auth gate.
-    get(app.addr, "/admin/limit?limit=5").await.assert_error(401, "MissingSessionError");
+    app.get("/admin/limit?limit=5").send().await.assert_error(401, "MissingSessionError");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -891,8 +840,8 @@ async fn headers_over_64_kib_get_431() {
     let app = start().await;
     let big = "a".repeat(70 * 1024);
     let request = format!("GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
-    match raw(app.addr, request.as_bytes()).await {
-        Ok(Some(reply)) => assert_eq!(reply.status, 431, "{:?}", reply.headers),
+    match app.send_raw(request.as_bytes()).await {
+        Ok(Some(reply)) => assert_eq!(reply.status(), 431, "{:?}", reply.headers()),
         // The server may close before the client reads the answer; it must not serve the request.
         Ok(None) => {}
         Err(e) => {
@@ -902,28 +851,29 @@ async fn headers_over_64_kib_get_431() {
     // Headers under the cap are served.
     let fine = "a".repeat(40 * 1024);
     let request = format!("GET /hello HTTP/1.1\r\nhost: x\r\nx-big: {fine}\r\n\r\n");
-    let reply = raw(app.addr, request.as_bytes()).await.expect("io").expect("a response");
-    assert_eq!(reply.status, 200);
+    let reply = app.send_raw(request.as_bytes()).await.expect("io").expect("a response");
+    assert_eq!(reply.status(), 200);
 }
 
 #[tokio::test]
 async fn stalled_client_is_dropped_after_the_header_timeout_while_others_are_served() {
     let app = start().await;
-    let mut stalled = raw_connect(app.addr).await;
-    within("write half a head", stalled.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nx-half: ")).await.unwrap();
+    let mut stalled = within(WAIT, "connect", TcpStream::connect(app.addr())).await.expect("connect");
+    within(WAIT, "write half a head", stalled.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\nx-half: ")).await.unwrap();
     let started = Instant::now();
 
     // Another client is served meanwhile, promptly.
-    let reply = within_for(Duration::from_millis(500), "a concurrent request", get(app.addr, "/hello")).await;
-    assert_eq!(reply.status, 200);
+    let reply = within(Duration::from_millis(500), "a concurrent request", app.get("/hello").send()).await;
+    assert_eq!(reply.status(), 200);
 
     // The stalled one is dropped (closed, possibly after a 408) once the 1 s header timeout passes.
+    let mut received = Vec::new();
     let outcome =
-        within_for(Duration::from_secs(4), "the stalled client is dropped", read_to_close(&mut stalled)).await;
+        within(Duration::from_secs(4), "the stalled client is dropped", stalled.read_to_end(&mut received)).await;
     let elapsed = started.elapsed();
-    if let Ok(bytes) = &outcome {
-        let text = String::from_utf8_lossy(bytes);
-        assert!(bytes.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    if outcome.is_ok() {
+        let text = String::from_utf8_lossy(&received);
+        assert!(received.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     }
     assert!(elapsed >= Duration::from_millis(800), "dropped too early: {elapsed:?}");
 }
@@ -934,17 +884,18 @@ async fn stalled_client_is_dropped_after_the_header_timeout_while_others_are_ser
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish_and_refuses_new_connections() {
     let (server, slow_started) = server();
-    let app = Running::start(server).await;
-    let addr = app.addr;
-    let in_flight = tokio::spawn(async move { get(addr, "/slow").await });
-    within("the slow function starts", slow_started.notified()).await;
+    let app = TestServer::start(server).await;
+    let addr = app.addr();
+    let client = app.client();
+    let in_flight = tokio::spawn(async move { client.get("/slow").send().await });
+    within(WAIT, "the slow function starts", slow_started.notified()).await;
 
     let stopped = tokio::spawn(app.stopped());
-    let reply = within("the request in flight", in_flight).await.expect("no panic");
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"message": "slow done"}));
+    let reply = within(WAIT, "the request in flight", in_flight).await.expect("no panic");
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.json_value(), json!({"message": "slow done"}));
 
-    within("serve returns", stopped).await.expect("no panic").expect("serve returns Ok");
+    within(WAIT, "serve returns", stopped).await.expect("no panic").expect("serve returns Ok");
     let refused = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
     assert!(matches!(refused, Ok(Err(_))), "new connections are refused after shutdown");
 }

@@ -1,21 +1,15 @@
 //! The in-process `TestClient` runs the same pipeline as the server: each case is sent both ways and
 //! must give the same status, headers that matter, and body (spec sections 7 and 9).
 
-mod support;
-
-use bytes::Bytes;
-use http::Method;
-use http_body_util::Full;
 use pikku::prelude::*;
-use pikku::{TestClient, TestResponse};
+use pikku::testing::{auth_dev_header, Connection, TestClient, TestRequest, TestResponse, TestServer, Transport};
+use pikku::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use support::*;
-
 pub struct Services;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Session {
     user: String,
 }
@@ -57,30 +51,10 @@ async fn explode(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> R
     panic!("explode: deliberate panic in a test function");
 }
 
-#[pikku_middleware]
-async fn dev_session(
-    _s: &Services,
-    mut request: Request<Session>,
-    next: Next<'_, Services, Session>,
-) -> Result<Response, PikkuError> {
-    if let Some(user) = request.headers().get("x-user").and_then(|v| v.to_str().ok()) {
-        let user = user.to_owned();
-        request.set_session(Session { user });
-    }
-    // Like every strategy, it names its scheme in a 401 that names none.
-    let mut response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .entry(pikku::header::WWW_AUTHENTICATE)
-            .or_insert(pikku::HeaderValue::from_static("x-user"));
-    }
-    Ok(response)
-}
-
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware("*", [dev_session.into()]);
+    // The kit's development strategy: `x-user: {"user": "ada"}` is the session.
+    w.add_http_middleware("*", [auth_dev_header("x-user")]);
     w.get("/greet", greet);
     w.post("/users/:userId/notes", create_note);
     w.get("/whoami", whoami);
@@ -114,8 +88,9 @@ impl Case {
         self
     }
 
-    async fn in_process(&self, client: &TestClient<Services, Session>) -> TestResponse {
-        let mut request = client.request(self.method.clone(), self.path);
+    /// Sends the case through `transport`: in-process or over the socket, the same request.
+    async fn send<T: Transport>(&self, transport: &T) -> TestResponse {
+        let mut request = TestRequest::new(transport, self.method.clone(), self.path);
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -124,60 +99,45 @@ impl Case {
         }
         request.send().await
     }
-
-    async fn over_http(&self, conn: &mut Conn) -> Reply {
-        let mut builder = request(self.method.clone(), self.path);
-        for (name, value) in &self.headers {
-            builder = builder.header(*name, *value);
-        }
-        let body = match &self.body {
-            Some(body) => {
-                builder = builder.header("content-type", "application/json");
-                json_body(body)
-            }
-            None => Full::new(Bytes::new()),
-        };
-        conn.send(builder.body(body).expect("request")).await
-    }
 }
 
 /// Sends `case` both ways, asserts they agree, and returns the in-process response.
 async fn same_both_ways(
     client: &TestClient<Services, Session>,
-    conn: &mut Conn,
+    conn: &Connection,
     case: Case,
 ) -> (TestResponse, serde_json::Value) {
-    let local = case.in_process(client).await;
-    let remote = case.over_http(conn).await;
+    let local = case.send(client).await;
+    let remote = case.send(conn).await;
     let what = format!("{} {}", case.method, case.path);
-    assert_eq!(local.status(), remote.status, "{what}: status");
-    assert_eq!(local.bytes(), &remote.body, "{what}: body");
+    assert_eq!(local.status(), remote.status(), "{what}: status");
+    assert_eq!(local.bytes(), remote.bytes(), "{what}: body");
     for name in ["content-type", "allow", "www-authenticate", "x-request-id"] {
         assert_eq!(local.header(name), remote.header(name), "{what}: header {name}");
     }
     assert_eq!(local.header("x-request-id"), Some("same-id-both-ways"), "{what}");
-    let body = if local.bytes().is_empty() { serde_json::Value::Null } else { local.json() };
+    let body = if local.bytes().is_empty() { serde_json::Value::Null } else { local.json_value() };
     (local, body)
 }
 
 #[tokio::test]
 async fn test_client_and_http_agree_on_success() {
     let server = build();
-    let app = Running::start(server.clone()).await;
+    let app = TestServer::start(server.clone()).await;
     let client = TestClient::new(server);
-    let mut conn = Conn::open(app.addr).await;
+    let conn = app.connect().await;
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/greet?limit=10")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::GET, "/greet?limit=10")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body, json!({"message": "limit 10"}));
 
     let case = Case::new(Method::POST, "/users/7/notes").json(json!({"text": "hi"}));
-    let (response, body) = same_both_ways(&client, &mut conn, case).await;
+    let (response, body) = same_both_ways(&client, &conn, case).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body, json!({"message": "7:hi"}));
 
-    let case = Case::new(Method::GET, "/whoami").header("x-user", "ada");
-    let (response, body) = same_both_ways(&client, &mut conn, case).await;
+    let case = Case::new(Method::GET, "/whoami").header("x-user", r#"{"user": "ada"}"#);
+    let (response, body) = same_both_ways(&client, &conn, case).await;
     assert_eq!(response.status(), 200);
     assert_eq!(body, json!({"message": "ada"}));
 }
@@ -185,16 +145,16 @@ async fn test_client_and_http_agree_on_success() {
 #[tokio::test]
 async fn test_client_and_http_agree_on_404_and_405() {
     let server = build();
-    let app = Running::start(server.clone()).await;
+    let app = TestServer::start(server.clone()).await;
     let client = TestClient::new(server);
-    let mut conn = Conn::open(app.addr).await;
+    let conn = app.connect().await;
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/nowhere")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::GET, "/nowhere")).await;
     assert_eq!(response.status(), 404);
     assert_eq!(body["name"], "NotFoundError");
     assert_eq!(body["errorId"], "same-id-both-ways");
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::DELETE, "/greet")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::DELETE, "/greet")).await;
     assert_eq!(response.status(), 405);
     assert_eq!(body["name"], "MethodNotAllowedError");
     assert_eq!(response.header("allow"), Some("GET, HEAD"));
@@ -203,27 +163,27 @@ async fn test_client_and_http_agree_on_404_and_405() {
 #[tokio::test]
 async fn test_client_and_http_agree_on_401_and_422() {
     let server = build();
-    let app = Running::start(server.clone()).await;
+    let app = TestServer::start(server.clone()).await;
     let client = TestClient::new(server);
-    let mut conn = Conn::open(app.addr).await;
+    let conn = app.connect().await;
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/whoami")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::GET, "/whoami")).await;
     assert_eq!(response.status(), 401);
     assert_eq!(body["name"], "MissingSessionError");
     assert!(response.header("www-authenticate").is_some());
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/greet?limit=ten")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::GET, "/greet?limit=ten")).await;
     assert_eq!(response.status(), 422);
     assert_eq!(body["name"], "UnprocessableContentError");
     assert_eq!(body["payload"]["field"], "limit");
 
     let case = Case::new(Method::POST, "/users/7/notes").json(json!({"userId": 8, "text": "hi"}));
-    let (response, body) = same_both_ways(&client, &mut conn, case).await;
+    let (response, body) = same_both_ways(&client, &conn, case).await;
     assert_eq!(response.status(), 422);
     assert_eq!(body["payload"]["field"], "userId");
 
     let case = Case::new(Method::POST, "/users/7/notes").json(json!({}));
-    let (response, body) = same_both_ways(&client, &mut conn, case).await;
+    let (response, body) = same_both_ways(&client, &conn, case).await;
     assert_eq!(response.status(), 422);
     assert_eq!(body["payload"]["field"], "text");
 }
@@ -231,17 +191,17 @@ async fn test_client_and_http_agree_on_401_and_422() {
 #[tokio::test]
 async fn test_client_and_http_agree_on_a_panic() {
     let server = build();
-    let app = Running::start(server.clone()).await;
+    let app = TestServer::start(server.clone()).await;
     let client = TestClient::new(server);
-    let mut conn = Conn::open(app.addr).await;
+    let conn = app.connect().await;
 
-    let (response, body) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/explode")).await;
+    let (response, body) = same_both_ways(&client, &conn, Case::new(Method::GET, "/explode")).await;
     assert_eq!(response.status(), 500);
     assert_eq!(body["name"], "InternalServerError");
     assert!(!body.to_string().contains("deliberate"), "{body}");
 
     // Both keep serving afterwards.
-    let (response, _) = same_both_ways(&client, &mut conn, Case::new(Method::GET, "/greet?limit=1")).await;
+    let (response, _) = same_both_ways(&client, &conn, Case::new(Method::GET, "/greet?limit=1")).await;
     assert_eq!(response.status(), 200);
 }
 

@@ -47,6 +47,8 @@ mod store;
 mod strategy;
 #[cfg(test)]
 mod test_support;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, StaticApiKeys};
 pub use bearer::{auth_bearer, auth_bearer_static};

@@ -1,5 +1,6 @@
 //! A small harness for the strategies' unit tests: services with a JWT service and an optional store, a
-//! request builder, and an onion runner whose function answers with a chosen response.
+//! request builder, and an onion runner whose function answers with a chosen response. Token forging is
+//! the test kit's (`crate::testing`); the functions at the end only bind it to the harness's secret.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,9 +12,10 @@ use pikku_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::credential::now_secs;
 use crate::jwt::JwtService;
 use crate::strategy::Step;
+pub(crate) use crate::testing::tamper;
+use crate::testing::{now, session_claims, TokenForger};
 use crate::{AuthServices, InMemorySessionStore, SessionStore, StoreError};
 
 pub(crate) const SECRET: [u8; 32] = [42; 32];
@@ -210,48 +212,26 @@ pub(crate) async fn body_text(response: Response) -> String {
     String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
 
-/// Signs arbitrary claims with the test secret (kid `primary`, or none).
-pub(crate) fn mint(claims: serde_json::Value, kid: bool) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    if kid {
-        header.kid = Some("primary".into());
-    }
-    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&SECRET)).unwrap()
-}
-
-fn session_claims(session: &TestSession, iat: i64, exp: i64) -> serde_json::Value {
-    let mut claims = serde_json::to_value(session).unwrap();
-    claims["iat"] = iat.into();
-    claims["exp"] = exp.into();
-    claims
+/// Forges tokens with the harness's secret, as `services(..).jwt` signs them (kit: `testing`).
+pub(crate) fn forger() -> TokenForger {
+    TokenForger::hs256(SECRET)
 }
 
 /// A token of this service that expired a minute ago (beyond the leeway).
 pub(crate) fn expired_token(_jwt: &JwtService, session: &TestSession) -> String {
-    let now = now_secs();
-    let mut claims = session_claims(session, now - 3600, now - 60);
-    claims["jti"] = "expiredsid.nonce".into();
-    mint(claims, true)
+    forger().expired_token(session)
 }
 
 /// A token as a Pikku TypeScript service mints it: no `kid`, no `jti`.
 pub(crate) fn token_without_jti(session: &TestSession) -> String {
-    let now = now_secs();
-    mint(session_claims(session, now, now + 3600), false)
+    let now = now();
+    forger().kid(None).forge(&session_claims(session, now, now + 3600))
 }
 
 /// A token of session `sid` issued `age` seconds ago, living `lifetime` seconds.
 pub(crate) fn aged_token(session: &TestSession, sid: &str, age: i64, lifetime: i64) -> String {
-    let iat = now_secs() - age;
+    let iat = now() - age;
     let mut claims = session_claims(session, iat, iat + lifetime);
     claims["jti"] = format!("{sid}.nonce").into();
-    mint(claims, true)
-}
-
-/// The token with one signature character changed.
-pub(crate) fn tamper(token: &str) -> String {
-    let mut bytes = token.as_bytes().to_vec();
-    let last = bytes.len() - 2;
-    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).unwrap()
+    forger().forge(&claims)
 }

@@ -19,7 +19,8 @@ mod registry;
 mod request_id;
 mod response;
 mod server;
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
@@ -35,7 +36,6 @@ pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE,
 };
-pub use testing::{TestClient, TestRequest, TestResponse};
 pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.

@@ -199,14 +199,15 @@ fn without_a_secret_the_server_starts_and_warns_about_the_random_secret() {
     assert!(warning.to_ascii_lowercase().contains("warn"), "{warning}");
 
     // It serves, with tokens of its own secret only.
+    let http = HttpClient::new(addr);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let resp = send(addr, Req::post("/login").json(&serde_json::json!({"email": BOB.0, "password": BOB.1}))).await;
-        assert_eq!(resp.status, 200);
-        let token = resp.json()["token"].as_str().unwrap().to_owned();
-        assert_eq!(send(addr, Req::get("/me").bearer(&token)).await.status, 200);
-        let ours = aged_token("u2", "user", 0, 600);
-        assert_eq!(send(addr, Req::get("/me").bearer(&ours)).await.status, 401);
+        let resp = http.post("/login").json(&serde_json::json!({"email": BOB.0, "password": BOB.1})).send().await;
+        assert_eq!(resp.status(), 200);
+        let token = resp.json_value()["token"].as_str().unwrap().to_owned();
+        assert_eq!(http.get("/me").bearer(&token).send().await.status(), 200);
+        let ours = forger().aged_token(&session("u2", "user"), 0, 600);
+        assert_eq!(http.get("/me").bearer(&ours).send().await.status(), 401);
     });
 }
 
@@ -214,9 +215,9 @@ fn without_a_secret_the_server_starts_and_warns_about_the_random_secret() {
 fn sigterm_and_sigint_stop_the_server_with_exit_0() {
     for name in ["TERM", "INT"] {
         let mut server = start(Some(SECRET));
-        let addr = server.address();
+        let http = HttpClient::new(server.address());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        assert_eq!(rt.block_on(send(addr, Req::get("/health"))).status, 200);
+        assert_eq!(rt.block_on(http.get("/health").send()).status(), 200);
         server.signal(name);
         let status = wait_bounded(&mut server.child, WAIT).unwrap_or_else(|| panic!("SIG{name}: still running"));
         assert_eq!(status.code(), Some(0), "SIG{name}: {status:?}");
@@ -229,19 +230,20 @@ fn a_request_in_flight_finishes_after_sigterm() {
 
     let mut server = start(Some(SECRET));
     let addr = server.address();
+    let http = HttpClient::new(addr);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let response = rt.block_on(async {
         let (token, _) = {
             let resp =
-                send(addr, Req::post("/login").json(&serde_json::json!({"email": BOB.0, "password": BOB.1}))).await;
-            (resp.json()["token"].as_str().unwrap().to_owned(), ())
+                http.post("/login").json(&serde_json::json!({"email": BOB.0, "password": BOB.1})).send().await;
+            (resp.json_value()["token"].as_str().unwrap().to_owned(), ())
         };
         let body = br#"{"text":"written while shutting down"}"#;
         let head = format!(
             "POST /users/u2/notes HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        let mut stream = within("connect", tokio::net::TcpStream::connect(addr)).await.unwrap();
+        let mut stream = within(WAIT, "connect", tokio::net::TcpStream::connect(addr)).await.unwrap();
         stream.write_all(head.as_bytes()).await.unwrap();
         stream.write_all(&body[..10]).await.unwrap();
         // Let the server take up the request before the signal.
@@ -250,7 +252,7 @@ fn a_request_in_flight_finishes_after_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         stream.write_all(&body[10..]).await.unwrap();
         let mut response = Vec::new();
-        within("the in-flight response", stream.read_to_end(&mut response)).await.unwrap();
+        within(WAIT, "the in-flight response", stream.read_to_end(&mut response)).await.unwrap();
         String::from_utf8_lossy(&response).into_owned()
     });
     assert!(response.starts_with("HTTP/1.1 200 "), "{response}");

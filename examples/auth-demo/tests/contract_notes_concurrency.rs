@@ -15,7 +15,7 @@ async fn concurrent_writers_keep_every_note_with_unique_ids() {
     let s = shared();
     let (bob, _) = s.login(BOB).await;
     let (alice, _) = s.login(ALICE).await;
-    let addr = s.addr;
+    let http = HttpClient::new(s.addr());
 
     let writers: Vec<_> = (0..CLIENTS)
         .map(|client| {
@@ -25,10 +25,9 @@ async fn concurrent_writers_keep_every_note_with_unique_ids() {
                 let mut ids = Vec::with_capacity(NOTES_EACH);
                 for i in 0..NOTES_EACH {
                     let text = format!("c{client}-n{i}");
-                    let resp =
-                        send(addr, Req::post("/users/u2/notes").bearer(&token).json(&json!({"text": text}))).await;
-                    assert_eq!(resp.status, 200, "{text}: {}", resp.text());
-                    let note = resp.json();
+                    let resp = http.post("/users/u2/notes").bearer(&token).json(&json!({"text": text})).send().await;
+                    assert_eq!(resp.status(), 200, "{text}: {}", resp.text());
+                    let note = resp.json_value();
                     assert_eq!(note["text"], text.as_str());
                     assert_eq!(note["userId"], "u2");
                     ids.push(note["id"].to_string());
@@ -39,15 +38,15 @@ async fn concurrent_writers_keep_every_note_with_unique_ids() {
         .collect();
     let mut returned = HashSet::new();
     for writer in writers {
-        for id in within("writer", writer).await.expect("writer task") {
+        for id in within(WAIT, "writer", writer).await.expect("writer task") {
             assert!(returned.insert(id.clone()), "id {id} returned twice");
         }
     }
     assert_eq!(returned.len(), CLIENTS * NOTES_EACH);
 
-    let resp = s.send(Req::get("/users/u2/notes?limit=500").bearer(&bob)).await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    let notes = resp.json()["notes"].as_array().unwrap().clone();
+    let resp = s.get("/users/u2/notes?limit=500").bearer(&bob).send().await;
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    let notes = resp.json_value()["notes"].as_array().unwrap().clone();
     assert_eq!(notes.len(), CLIENTS * NOTES_EACH, "every note kept");
     let listed: HashSet<String> = notes.iter().map(|n| n["id"].to_string()).collect();
     assert_eq!(listed.len(), notes.len(), "ids unique");

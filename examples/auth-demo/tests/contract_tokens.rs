@@ -2,9 +2,6 @@
 
 mod support;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use jsonwebtoken::Algorithm;
 use serde_json::json;
 use support::*;
 
@@ -14,8 +11,8 @@ fn bob_claims() -> serde_json::Value {
 
 /// Asserts 401 InvalidSessionError with `WWW-Authenticate: Bearer error="invalid_token"`, without the token
 /// echoed back.
-fn assert_invalid_token(resp: &Resp, what: &str, token: &str) {
-    assert_eq!(resp.status, 401, "{what}: {}", resp.text());
+fn assert_invalid_token(resp: &TestResponse, what: &str, token: &str) {
+    assert_eq!(resp.status(), 401, "{what}: {}", resp.text());
     resp.assert_error(401, "InvalidSessionError");
     assert_eq!(resp.header("www-authenticate"), Some("Bearer error=\"invalid_token\""), "{what}");
     assert!(resp.header("x-request-id").is_some());
@@ -24,8 +21,8 @@ fn assert_invalid_token(resp: &Resp, what: &str, token: &str) {
     }
 }
 
-async fn me_with_authorization(s: &Server, authorization: &str) -> Resp {
-    s.send(Req::get("/me").header("authorization", authorization)).await
+async fn me_with_authorization(s: &Server, authorization: &str) -> TestResponse {
+    s.get("/me").header("authorization", authorization).send().await
 }
 
 #[tokio::test]
@@ -34,29 +31,20 @@ async fn a_token_with_a_bad_signature_is_401_invalid_token() {
     let (token, _) = s.login(BOB).await;
     let bad = tamper(&token);
     assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {bad}")).await, "tampered", &bad);
-    let other_secret =
-        sign_with(Algorithm::HS256, Some("primary"), b"another-secret-of-at-least-32-bytes!!", &bob_claims());
+    let other_secret = TokenForger::hs256(b"another-secret-of-at-least-32-bytes!!").forge(&bob_claims());
     assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {other_secret}")).await, "foreign", &other_secret);
     // A payload edited after signing (bob made admin).
-    let (header, payload, signature) = {
-        let mut it = token.split('.');
-        (it.next().unwrap(), it.next().unwrap(), it.next().unwrap())
-    };
-    let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let (_, mut claims) = token_parts(&token);
     claims["role"] = json!("admin");
-    let forged = format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()));
-    assert_invalid_token(&s.send(Req::get("/admin").bearer(&forged)).await, "edited payload", &forged);
+    let forged = replace_claims(&token, &claims);
+    assert_invalid_token(&s.get("/admin").bearer(&forged).send().await, "edited payload", &forged);
 }
 
 #[tokio::test]
 async fn alg_none_is_refused() {
     let s = shared();
     for header in [json!({"alg": "none", "typ": "JWT", "kid": "primary"}), json!({"alg": "none", "typ": "JWT"})] {
-        let token = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&bob_claims()).unwrap())
-        );
+        let token = unsigned_token(&header, &bob_claims());
         assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {token}")).await, "alg none", &token);
     }
 }
@@ -65,9 +53,9 @@ async fn alg_none_is_refused() {
 async fn hs512_with_the_same_secret_is_refused() {
     let s = shared();
     for kid in [Some("primary"), None] {
-        let token = sign_with(Algorithm::HS512, kid, SECRET.as_bytes(), &bob_claims());
+        let token = forger().kid(kid).algorithm(Algorithm::HS512).forge(&bob_claims());
         assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {token}")).await, "HS512", &token);
-        let token = sign_with(Algorithm::HS384, kid, SECRET.as_bytes(), &bob_claims());
+        let token = forger().kid(kid).algorithm(Algorithm::HS384).forge(&bob_claims());
         assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {token}")).await, "HS384", &token);
     }
 }
@@ -76,13 +64,11 @@ async fn hs512_with_the_same_secret_is_refused() {
 async fn expired_token_is_refused() {
     let s = shared();
     let iat = now() - 7200;
-    let expired = sign(
-        Some("primary"),
-        &json!({"userId": "u2", "role": "user", "iat": iat, "exp": iat + 3600, "jti": new_jti()}),
-    );
+    let expired =
+        forger().forge(&json!({"userId": "u2", "role": "user", "iat": iat, "exp": iat + 3600, "jti": new_jti()}));
     assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {expired}")).await, "expired", &expired);
     // Expired a minute ago: beyond any small leeway.
-    let just = sign(Some("primary"), &json!({"userId": "u2", "role": "user", "iat": now() - 3660, "exp": now() - 60}));
+    let just = forger().forge(&json!({"userId": "u2", "role": "user", "iat": now() - 3660, "exp": now() - 60}));
     assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {just}")).await, "expired 60 s ago", &just);
 }
 
@@ -98,7 +84,7 @@ async fn a_token_without_exp_or_with_a_bad_exp_or_from_the_future_is_refused() {
         ("wrong shape", json!({"user": "u2", "iat": now(), "exp": now() + 600})),
     ];
     for (what, claims) in cases {
-        let token = sign(Some("primary"), &claims);
+        let token = forger().forge(&claims);
         assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {token}")).await, what, &token);
     }
 }
@@ -113,7 +99,7 @@ async fn garbage_and_malformed_authorization_are_401_invalid_token() {
         assert_invalid_token(&resp, value, "");
     }
     // Even on a public route: a client that sends a broken token learns it.
-    let resp = s.send(Req::get("/health").header("authorization", "Bearer garbage")).await;
+    let resp = s.get("/health").header("authorization", "Bearer garbage").send().await;
     assert_invalid_token(&resp, "garbage on /health", "");
 }
 
@@ -133,11 +119,11 @@ async fn another_authorization_scheme_is_no_session() {
         resp.assert_error(401, "MissingSessionError");
         assert!(resp.header("www-authenticate").is_some(), "{value}");
         // And the next strategy still runs.
-        let resp = s.send(Req::get("/me").header("authorization", value).header("x-api-key", API_KEY)).await;
-        assert_eq!(resp.status, 200, "{value}: {}", resp.text());
-        assert_eq!(resp.json()["userId"], "svc");
+        let resp = s.get("/me").header("authorization", value).header("x-api-key", API_KEY).send().await;
+        assert_eq!(resp.status(), 200, "{value}: {}", resp.text());
+        assert_eq!(resp.json_value()["userId"], "svc");
     }
-    assert_eq!(s.send(Req::get("/health").header("authorization", "Basic eDp5")).await.status, 200);
+    assert_eq!(s.get("/health").header("authorization", "Basic eDp5").send().await.status(), 200);
 }
 
 #[tokio::test]
@@ -145,25 +131,25 @@ async fn a_pikku_style_foreign_token_without_jti_is_accepted() {
     let s = shared();
     let claims = json!({"userId": "u1", "role": "admin", "iat": now(), "exp": now() + 600});
     for kid in [Some("primary"), None] {
-        let token = sign(kid, &claims);
-        let resp = s.send(Req::get("/me").bearer(&token)).await;
-        assert_eq!(resp.status, 200, "kid {kid:?}: {}", resp.text());
-        assert_eq!(resp.json(), json!({"userId": "u1", "role": "admin"}));
-        assert_eq!(s.send(Req::get("/admin").bearer(&token)).await.status, 200);
+        let token = forger().kid(kid).forge(&claims);
+        let resp = s.get("/me").bearer(&token).send().await;
+        assert_eq!(resp.status(), 200, "kid {kid:?}: {}", resp.text());
+        assert_eq!(resp.json_value(), json!({"userId": "u1", "role": "admin"}));
+        assert_eq!(s.get("/admin").bearer(&token).send().await.status(), 200);
         // As a cookie, too.
-        let resp = s.send(Req::get("/me").cookie(&token)).await;
-        assert_eq!(resp.status, 200, "cookie, kid {kid:?}: {}", resp.text());
+        let resp = s.get("/me").cookie("session", &token).send().await;
+        assert_eq!(resp.status(), 200, "cookie, kid {kid:?}: {}", resp.text());
     }
     // Without iat as well (jose does not require it).
-    let token = sign(None, &json!({"userId": "u2", "role": "user", "exp": now() + 600}));
-    assert_eq!(s.send(Req::get("/me").bearer(&token)).await.json()["userId"], "u2");
+    let token = forger().kid(None).forge(&json!({"userId": "u2", "role": "user", "exp": now() + 600}));
+    assert_eq!(s.get("/me").bearer(&token).send().await.json_value()["userId"], "u2");
 }
 
 #[tokio::test]
 async fn a_token_with_an_unknown_kid_is_refused() {
     let s = shared();
     for kid in ["secondary", "", "PRIMARY"] {
-        let token = sign(Some(kid), &bob_claims());
+        let token = forger().kid(Some(kid)).forge(&bob_claims());
         assert_invalid_token(&me_with_authorization(&s, &format!("Bearer {token}")).await, kid, &token);
     }
 }
@@ -172,37 +158,37 @@ async fn a_token_with_an_unknown_kid_is_refused() {
 async fn an_unknown_api_key_is_401() {
     let s = shared();
     for req in [
-        Req::get("/me").header("x-api-key", "test-key-2"),
-        Req::get("/me").header("x-api-key", "test-key-1x"),
-        Req::get("/me").header("x-api-key", "TEST-KEY-1"),
-        Req::get("/me?apiKey=nope"),
-        Req::get("/me?apiKey="),
-        Req::get("/health").header("x-api-key", "nope"),
+        s.get("/me").header("x-api-key", "test-key-2"),
+        s.get("/me").header("x-api-key", "test-key-1x"),
+        s.get("/me").header("x-api-key", "TEST-KEY-1"),
+        s.get("/me?apiKey=nope"),
+        s.get("/me?apiKey="),
+        s.get("/health").header("x-api-key", "nope"),
     ] {
         let what = format!("{req:?}");
-        let resp = s.send(req).await;
-        assert_eq!(resp.status, 401, "{what}: {}", resp.text());
+        let resp = req.send().await;
+        assert_eq!(resp.status(), 401, "{what}: {}", resp.text());
         assert!(!resp.text().contains("nope"), "{what}: the key is echoed");
     }
     // The header wins over the query (source all: header first), valid or not.
-    let resp = s.send(Req::get("/me?apiKey=test-key-1").header("x-api-key", "bad")).await;
-    assert_eq!(resp.status, 401);
-    let resp = s.send(Req::get("/me?apiKey=bad").header("x-api-key", API_KEY)).await;
-    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = s.get("/me?apiKey=test-key-1").header("x-api-key", "bad").send().await;
+    assert_eq!(resp.status(), 401);
+    let resp = s.get("/me?apiKey=bad").header("x-api-key", API_KEY).send().await;
+    assert_eq!(resp.status(), 200, "{}", resp.text());
 }
 
 #[tokio::test]
 async fn a_route_needing_a_session_without_one_is_401_missing_session_with_www_authenticate() {
     let s = shared();
     for req in [
-        Req::get("/me"),
-        Req::get("/admin"),
-        Req::post("/logout"),
-        Req::get("/users/u1/notes"),
-        Req::post("/users/u1/notes").json(&json!({"text": "x"})),
+        s.get("/me"),
+        s.get("/admin"),
+        s.post("/logout"),
+        s.get("/users/u1/notes"),
+        s.post("/users/u1/notes").json(&json!({"text": "x"})),
     ] {
-        let what = format!("{} {}", req.method, req.path);
-        let resp = s.send(req).await;
+        let what = format!("{} {}", req.method(), req.uri());
+        let resp = req.send().await;
         let body = resp.assert_error(401, "MissingSessionError");
         let challenge = resp.header("www-authenticate").unwrap_or_else(|| panic!("{what}: no WWW-Authenticate"));
         assert!(challenge.starts_with("Bearer"), "{what}: {challenge}");

@@ -1,4 +1,5 @@
 //! The smallest pikku-rs application: `cargo run -p hello`, then `curl 'localhost:3000/hello?name=Ada'`.
+//! With `--features dev`, `whoami` takes its session from the `x-dev-session` header (see `wirings/http.rs`).
 
 mod functions;
 mod wirings;

@@ -1,0 +1,174 @@
+//! A request being built, for any transport.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Serialize;
+
+use super::{TestResponse, Transport};
+
+/// A request being built; [`send`](Self::send) it through the transport that made it. Cheap to clone, so
+/// one request can be sent twice or through two transports' helpers.
+///
+/// ```
+/// # async fn demo(server: &pikku_runtime::testing::TestServer) {
+/// let response = server
+///     .post("/users/u1/notes")
+///     .bearer("eyJ...")
+///     .header("x-request-id", "note-1")
+///     .json(&serde_json::json!({"text": "hi"}))
+///     .send()
+///     .await;
+/// # }
+/// ```
+pub struct TestRequest<'t, T: ?Sized> {
+    transport: &'t T,
+    method: Method,
+    uri: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<T: ?Sized> Clone for TestRequest<'_, T> {
+    fn clone(&self) -> Self {
+        Self {
+            transport: self.transport,
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for TestRequest<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestRequest")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}
+
+impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
+    /// A request with `method` for `uri` (a path with an optional query), to be sent through
+    /// `transport`. The transports' `get`, `post`, … are shorter.
+    pub fn new(transport: &'t T, method: Method, uri: &str) -> Self {
+        Self { transport, method, uri: uri.to_owned(), headers: HeaderMap::new(), body: Bytes::new() }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URI as given.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The headers so far.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Appends a header (a repeated name is sent repeated).
+    ///
+    /// # Panics
+    /// When `name` or `value` is not valid in an HTTP header: a mistake in the test.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("header name {name:?}: {e}"));
+        let value = HeaderValue::from_str(value).unwrap_or_else(|e| panic!("header {name}: value {value:?}: {e}"));
+        self.headers.append(name, value);
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    ///
+    /// # Panics
+    /// When `token` is not valid in a header.
+    #[must_use]
+    pub fn bearer(self, token: &str) -> Self {
+        self.header(header::AUTHORIZATION.as_str(), &format!("Bearer {token}"))
+    }
+
+    /// Adds the cookie `name=value` to the request's one `Cookie` header (RFC 6265 section 5.4: a client
+    /// sends one), creating it on the first call.
+    ///
+    /// # Panics
+    /// When the pair is not valid in a header.
+    #[must_use]
+    pub fn cookie(mut self, name: &str, value: &str) -> Self {
+        let pair = format!("{name}={value}");
+        let line = match self.headers.remove(header::COOKIE) {
+            Some(existing) => format!("{}; {pair}", existing.to_str().expect("the Cookie header is text")),
+            None => pair,
+        };
+        let value = HeaderValue::from_str(&line).unwrap_or_else(|e| panic!("cookie {line:?}: {e}"));
+        self.headers.insert(header::COOKIE, value);
+        self
+    }
+
+    /// Sets header `name` to `value` as JSON text: the credential of the development strategy
+    /// `auth_dev_header` (pikku-auth's `testing` module), for example.
+    ///
+    /// # Panics
+    /// When `value` does not serialise or `name` is not a header name.
+    #[must_use]
+    pub fn json_header<V: Serialize + ?Sized>(self, name: &str, value: &V) -> Self {
+        let text = serde_json::to_string(value).unwrap_or_else(|e| panic!("header {name}: {e}"));
+        self.header(name, &text)
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    ///
+    /// # Panics
+    /// When `value` does not serialise.
+    #[must_use]
+    pub fn json<V: Serialize + ?Sized>(mut self, value: &V) -> Self {
+        self.body = Bytes::from(serde_json::to_vec(value).expect("the test body serialises"));
+        self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self
+    }
+
+    /// A body with its content type.
+    ///
+    /// # Panics
+    /// When `content_type` is not valid in a header.
+    #[must_use]
+    pub fn body_with_type(self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        self.header(header::CONTENT_TYPE.as_str(), content_type).body(body)
+    }
+
+    /// A raw body; set its content type with [`header`](Self::header), or use
+    /// [`body_with_type`](Self::body_with_type).
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the request and reads the whole response. A non-empty body is sent with its
+    /// `Content-Length`.
+    ///
+    /// # Panics
+    /// When the URI is invalid, or (over a socket) when the server cannot be reached or does not answer
+    /// within [`WAIT`](super::WAIT).
+    pub async fn send(self) -> TestResponse {
+        let mut request = http::Request::builder()
+            .method(self.method)
+            .uri(&self.uri)
+            .body(self.body)
+            .unwrap_or_else(|e| panic!("test request URI {:?}: {e}", self.uri));
+        *request.headers_mut() = self.headers;
+        if !request.body().is_empty() {
+            let length = HeaderValue::from(request.body().len());
+            request.headers_mut().insert(header::CONTENT_LENGTH, length);
+        }
+        self.transport.exchange(request).await
+    }
+}
