@@ -66,8 +66,9 @@ pub(crate) fn expand_permission(attr: TokenStream, item: TokenStream) -> syn::Re
         }
     };
     let check = quote! {
-        // The view is read from the same input as the function's; a view that does not fit denies.
-        match ::pikku::__private::parse_input::<#view>(input) {
+        // The view is read from the input the function's was read from (merged once per request); a view
+        // that does not fit denies.
+        match input.deserialize::<#view>() {
             ::core::result::Result::Ok(data) => #call,
             ::core::result::Result::Err(_) => false,
         }
@@ -86,7 +87,7 @@ fn generate(item: &ItemFn, kind: &str, services: &Type, session: &Type, check: T
             fn check<'a>(
                 &'a self,
                 services: &'a #services,
-                input: &'a ::pikku::__private::InputParts<'a>,
+                input: &'a ::pikku::__private::MergedInput<'_>,
                 session: ::core::option::Option<&'a #session>,
             ) -> ::pikku::__private::BoxFuture<'a, bool> {
                 let _ = input;

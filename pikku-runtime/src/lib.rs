@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod body;
 mod context;
 mod error;
 mod function;
@@ -45,7 +46,7 @@ pub use wiring::{register, RouteBuilder, SourceLocation, WiringDef, Wirings};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::function::{install, FunctionDef, PikkuFunction};
-    pub use crate::input::{parse_input, InputParts};
+    pub use crate::input::MergedInput;
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
     pub use crate::permission::Permission;
     pub use crate::wiring::{register, WiringDef};
