@@ -19,7 +19,7 @@ pub(crate) fn expand_auth(attr: TokenStream, item: TokenStream) -> syn::Result<T
     let session = shared_ref_target(arg_type(&item, 1), "the second argument is the session: `session: &Session`")?;
     let check = quote! {
         match session {
-            ::core::option::Option::Some(session) => Self::call(services, session).await,
+            ::core::option::Option::Some(session) => self.call(services, session).await,
             // A `pikku_auth` check without a session is false (spec section 6).
             ::core::option::Option::None => false,
         }
@@ -56,11 +56,11 @@ pub(crate) fn expand_permission(attr: TokenStream, item: TokenStream) -> syn::Re
     };
     let data_arg = if by_ref { quote!(&data) } else { quote!(data) };
     let call = if optional {
-        quote!(Self::call(services, #data_arg, session).await)
+        quote!(self.call(services, #data_arg, session).await)
     } else {
         quote! {
             match session {
-                ::core::option::Option::Some(session) => Self::call(services, #data_arg, session).await,
+                ::core::option::Option::Some(session) => self.call(services, #data_arg, session).await,
                 ::core::option::Option::None => false,
             }
         }
