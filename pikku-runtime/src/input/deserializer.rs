@@ -5,7 +5,7 @@ use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::merge::{Merged, Whole};
+use super::merge::{Member, Merged, Whole};
 use super::url::UrlEntry;
 use super::MergedInput;
 
@@ -204,7 +204,7 @@ enum Pending<'m> {
 
 struct MergedAccess<'m> {
     url: std::slice::Iter<'m, UrlEntry<'m>>,
-    body: std::slice::Iter<'m, (std::borrow::Cow<'m, str>, &'m RawValue)>,
+    body: std::slice::Iter<'m, Member<'m>>,
     pending: Option<Pending<'m>>,
 }
 

@@ -14,6 +14,9 @@ use super::errors::{from_json_error, input_error};
 use super::url::{collect_url, conflict, Source, UrlEntry};
 use super::{InputError, InputParts};
 
+/// A top-level member of a JSON object body: its key (borrowed unless escaped) and its value's JSON text.
+pub(super) type Member<'a> = (Cow<'a, str>, &'a RawValue);
+
 /// The request's input, merged: what the function's input type and every permission's view deserialize
 /// from (see `deserializer.rs`).
 #[derive(Debug, Default)]
@@ -21,7 +24,7 @@ pub(super) struct Merged<'a> {
     /// URL entries (path parameters first, then the query), decoded, duplicates removed.
     pub(super) url: Vec<UrlEntry<'a>>,
     /// The body's top-level members, in order, without those that repeat a URL entry.
-    pub(super) members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub(super) members: Vec<Member<'a>>,
     /// Without URL parameters, the body is the input by itself, and a type that is not read member by member
     /// (a sequence, an enum, a non-object body) reads it whole, exactly as `serde_json` would.
     pub(super) whole: Option<Whole<'a>>,
@@ -65,7 +68,7 @@ pub(super) fn merge<'a>(parts: &InputParts<'a>) -> Result<Merged<'a>, InputError
 /// A body member under a URL key must state the same value (see [`body_agrees`]); it is then dropped, and
 /// the URL value (which is coerced by the type) is kept. Every member under the key is checked, so a key
 /// repeated in the body cannot slip a second value past the check.
-fn drop_agreeing_members(url: &[UrlEntry<'_>], members: &mut Vec<(Cow<'_, str>, &RawValue)>) -> Result<(), InputError> {
+fn drop_agreeing_members(url: &[UrlEntry<'_>], members: &mut Vec<Member<'_>>) -> Result<(), InputError> {
     if url.is_empty() || members.is_empty() {
         return Ok(());
     }
@@ -113,7 +116,7 @@ fn body_agrees(value: &RawValue, url: &str) -> bool {
 
 /// Reads the body once, checking that it is well-formed JSON: an object gives its members (values as raw
 /// JSON text, keys borrowed unless escaped); any other value gives `None`.
-fn scan(bytes: &[u8]) -> Result<Option<Vec<(Cow<'_, str>, &RawValue)>>, InputError> {
+fn scan(bytes: &[u8]) -> Result<Option<Vec<Member<'_>>>, InputError> {
     let scan = || {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let members = de::Deserializer::deserialize_any(&mut de, ScanVisitor)?;
@@ -125,10 +128,8 @@ fn scan(bytes: &[u8]) -> Result<Option<Vec<(Cow<'_, str>, &RawValue)>>, InputErr
 
 struct ScanVisitor;
 
-type Members<'de> = Option<Vec<(Cow<'de, str>, &'de RawValue)>>;
-
 impl<'de> Visitor<'de> for ScanVisitor {
-    type Value = Members<'de>;
+    type Value = Option<Vec<Member<'de>>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON value")
