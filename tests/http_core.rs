@@ -276,6 +276,29 @@ mod functions {
         Ok(())
     }
 
+    #[derive(Deserialize)]
+    pub struct TextView {
+        pub text: String,
+    }
+
+    /// A view of the body: read from the input the function's own was read from.
+    #[pikku_permission]
+    pub async fn polite(_s: &Services, data: TextView, _session: Option<&Session>) -> bool {
+        !data.text.contains("rude")
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Post {
+        #[serde(rename = "userId")]
+        pub user_id: String,
+        pub text: String,
+    }
+
+    #[pikku_func(permissions = [is_self, polite])]
+    pub async fn post_as_user(_s: &Services, data: Post, _ctx: &Context<Session>) -> Result<Post, PikkuError> {
+        Ok(data)
+    }
+
     #[derive(Deserialize, Serialize)]
     pub struct Limit {
         pub limit: u32,
@@ -388,6 +411,7 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/or/users/:userId", or_user);
     w.get("/public-admin", public_admin);
     w.get("/admin/limit", admin_limit);
+    w.post("/posts/:userId", post_as_user);
 }
 
 /// The onion: declared out of "specificity" order on purpose, so declaration order is what is pinned.
@@ -875,6 +899,28 @@ async fn permissions_run_after_input_parsing() {
     assert_eq!(status_as(app.addr, "/admin/limit?limit=5", "admin").await, 200);
     // And after the auth gate.
     get(app.addr, "/admin/limit?limit=5").await.assert_error(401, "MissingSessionError");
+}
+
+#[tokio::test]
+async fn permission_views_read_the_path_and_body_the_function_read() {
+    let app = start().await;
+    let post = |user: &str, body: serde_json::Value| {
+        request(Method::POST, "/posts/bob")
+            .header("x-user", user)
+            .header("content-type", "application/json")
+            .body(json_body(&body))
+            .expect("request")
+    };
+    let reply = send(app.addr, post("bob", json!({"text": "hello"}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"userId": "bob", "text": "hello"}));
+    // The body's view denies; the path's view denies.
+    send(app.addr, post("bob", json!({"text": "a rude note"}))).await.assert_error(403, "ForbiddenError");
+    send(app.addr, post("carol", json!({"text": "hello"}))).await.assert_error(403, "ForbiddenError");
+    // A body that contradicts the path is the input's 422, before any permission runs.
+    let reply = send(app.addr, post("bob", json!({"userId": "carol", "text": "hello"}))).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["message"], "conflicting values for `userId` (path and body)");
 }
 
 // ---------------------------------------------------------------------------------------------------
