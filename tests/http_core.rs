@@ -272,6 +272,29 @@ mod functions {
         Ok(())
     }
 
+    #[derive(Deserialize)]
+    pub struct TextView {
+        pub text: String,
+    }
+
+    /// A view of the body: read from the input the function's own was read from.
+    #[pikku_permission]
+    pub async fn polite(_s: &Services, data: TextView, _session: Option<&Session>) -> bool {
+        !data.text.contains("rude")
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Post {
+        #[serde(rename = "userId")]
+        pub user_id: String,
+        pub text: String,
+    }
+
+    #[pikku_func(permissions = [is_self, polite])]
+    pub async fn post_as_user(_s: &Services, data: Post, _ctx: &Context<Session>) -> Result<Post, PikkuError> {
+        Ok(data)
+    }
+
     #[derive(Deserialize, Serialize)]
     pub struct Limit {
         pub limit: u32,
@@ -372,6 +395,7 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/or/users/:userId", or_user);
     w.get("/public-admin", public_admin);
     w.get("/admin/limit", admin_limit);
+    w.post("/posts/:userId", post_as_user);
 }
 
 /// The onion: declared out of "specificity" order on purpose, so declaration order is what is pinned.
@@ -830,6 +854,26 @@ async fn permissions_run_after_input_parsing() {
     assert_eq!(status_as(&app, "/admin/limit?limit=5", "admin").await, 200);
     // And after the auth gate.
     app.get("/admin/limit?limit=5").send().await.assert_error(401, "MissingSessionError");
+}
+
+#[tokio::test]
+async fn permission_views_read_the_path_and_body_the_function_read() {
+    let app = start().await;
+    let post = |user: &str, body: serde_json::Value| {
+        let app = &app;
+        let user = user.to_owned();
+        async move { as_user(app.post("/posts/bob"), &user).json(&body).send().await }
+    };
+    let reply = post("bob", json!({"text": "hello"})).await;
+    assert_eq!(reply.status(), 200, "{}", reply.text());
+    assert_eq!(reply.json_value(), json!({"userId": "bob", "text": "hello"}));
+    // The body's view denies; the path's view denies.
+    post("bob", json!({"text": "a rude note"})).await.assert_error(403, "ForbiddenError");
+    post("carol", json!({"text": "hello"})).await.assert_error(403, "ForbiddenError");
+    // A body that contradicts the path is the input's 422, before any permission runs.
+    let reply = post("bob", json!({"userId": "carol", "text": "hello"})).await;
+    let body = reply.assert_error(422, "UnprocessableContentError");
+    assert_eq!(body["message"], "conflicting values for `userId` (path and body)");
 }
 
 // ---------------------------------------------------------------------------------------------------

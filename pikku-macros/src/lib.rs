@@ -31,6 +31,10 @@ pub fn pikku_func(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns an `async fn(services: &Services, session: &Session) -> bool` into a permission (Pikku's
 /// `pikkuAuth`) usable in `permissions = [...]`. Without a session the check is `false`.
+///
+/// The name then holds a value whose `call(&self, ..)` runs the function as written, so a unit test calls
+/// it directly: `assert!(is_admin.call(&services, &session).await)`. The same holds for
+/// `#[pikku_permission]` and `#[pikku_middleware]`.
 #[proc_macro_attribute]
 pub fn pikku_auth(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(permission::expand_auth(attr.into(), item.into()))
@@ -38,7 +42,8 @@ pub fn pikku_auth(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns an `async fn(services: &Services, data: View, session: Option<&Session>) -> bool` into a
 /// permission (Pikku's `pikkuPermission`). `View` is any deserialisable type, read from the same input
-/// as the function's (path, query and body), so one permission serves functions of different inputs.
+/// as the function's (path, query and body, merged once per request), so one permission serves functions
+/// of different inputs. A view that does not fit the input denies.
 #[proc_macro_attribute]
 pub fn pikku_permission(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(permission::expand_permission(attr.into(), item.into()))

@@ -44,7 +44,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 request: ::pikku::Request<#session>,
                 next: ::pikku::Next<'a, #services, #session>,
             ) -> ::pikku::__private::BoxFuture<'a, ::core::result::Result<::pikku::Response, ::pikku::PikkuError>> {
-                ::std::boxed::Box::pin(Self::call(services, request, next))
+                ::std::boxed::Box::pin(self.call(services, request, next))
             }
 
             fn name(&self) -> &str {

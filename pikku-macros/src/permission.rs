@@ -19,7 +19,7 @@ pub(crate) fn expand_auth(attr: TokenStream, item: TokenStream) -> syn::Result<T
     let session = shared_ref_target(arg_type(&item, 1), "the second argument is the session: `session: &Session`")?;
     let check = quote! {
         match session {
-            ::core::option::Option::Some(session) => Self::call(services, session).await,
+            ::core::option::Option::Some(session) => self.call(services, session).await,
             // A `pikku_auth` check without a session is false (spec section 6).
             ::core::option::Option::None => false,
         }
@@ -56,18 +56,19 @@ pub(crate) fn expand_permission(attr: TokenStream, item: TokenStream) -> syn::Re
     };
     let data_arg = if by_ref { quote!(&data) } else { quote!(data) };
     let call = if optional {
-        quote!(Self::call(services, #data_arg, session).await)
+        quote!(self.call(services, #data_arg, session).await)
     } else {
         quote! {
             match session {
-                ::core::option::Option::Some(session) => Self::call(services, #data_arg, session).await,
+                ::core::option::Option::Some(session) => self.call(services, #data_arg, session).await,
                 ::core::option::Option::None => false,
             }
         }
     };
     let check = quote! {
-        // The view is read from the same input as the function's; a view that does not fit denies.
-        match ::pikku::__private::parse_input::<#view>(input) {
+        // The view is read from the input the function's was read from (merged once per request); a view
+        // that does not fit denies.
+        match input.deserialize::<#view>() {
             ::core::result::Result::Ok(data) => #call,
             ::core::result::Result::Err(_) => false,
         }
@@ -86,7 +87,7 @@ fn generate(item: &ItemFn, kind: &str, services: &Type, session: &Type, check: T
             fn check<'a>(
                 &'a self,
                 services: &'a #services,
-                input: &'a ::pikku::__private::InputParts<'a>,
+                input: &'a ::pikku::__private::MergedInput<'_>,
                 session: ::core::option::Option<&'a #session>,
             ) -> ::pikku::__private::BoxFuture<'a, bool> {
                 let _ = input;

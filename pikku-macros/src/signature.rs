@@ -138,8 +138,9 @@ pub(crate) fn companion(kind: &str, ident: &syn::Ident) -> syn::Ident {
 }
 
 /// What `#[pikku_auth]`, `#[pikku_permission]` and `#[pikku_middleware]` turn a function into: a hidden
-/// zero-sized type with the function's body as its `call`, and a constant of that type under the
-/// function's name, so the name can be listed (`permissions = [is_admin]`) and type-checked.
+/// zero-sized type with the function's body as its `call(&self, ..)`, and a constant of that type under the
+/// function's name, so the name can be listed (`permissions = [is_admin]`) and type-checked, and a unit test
+/// calls it as `is_admin.call(&services, &session).await`.
 pub(crate) fn companion_const(
     item: &syn::ItemFn,
     kind: &str,
@@ -151,6 +152,8 @@ pub(crate) fn companion_const(
     let ty = companion(kind, name);
     let mut call_sig = item.sig.clone();
     call_sig.ident = syn::Ident::new("call", name.span());
+    // A method of the constant, so `is_admin.call(&services, &session)` reads like the function it was.
+    call_sig.inputs.insert(0, syn::parse_quote_spanned!(name.span()=> &self));
     let body = &item.block;
     let tokens = quote::quote! {
         #[doc(hidden)]

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod body;
 mod context;
 mod error;
 mod function;
@@ -43,7 +44,7 @@ pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 pub mod __private {
     pub use crate::context::SessionContext;
     pub use crate::function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
-    pub use crate::input::{parse_input, InputParts};
+    pub use crate::input::MergedInput;
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
     pub use crate::permission::Permission;
     pub use crate::wiring::{register, WiringDef};

@@ -4,7 +4,6 @@
 //! the function's auth gate runs, and apply session changes to the response on the way back.
 
 use std::future::Future;
-use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::context::{SessionChange, SessionChangeWatch};
 use crate::error::PikkuError;
+use crate::input::PathParams;
 use crate::request_id::RequestId;
 use crate::response::Response;
 
@@ -35,10 +35,8 @@ pub struct Request<S> {
     pub(crate) body: RequestBody,
     pub(crate) session: Option<S>,
     pub(crate) request_id: RequestId,
-    /// Path parameter values as byte ranges of the path (they would borrow the URI this struct owns), in
-    /// the order of `param_names`.
-    pub(crate) params: Vec<Range<usize>>,
-    pub(crate) param_names: Arc<[Box<str>]>,
+    /// The router's path parameters, indexing `head.uri`'s path (the URI never changes once routed).
+    pub(crate) path_params: PathParams,
     /// Where the function reports its session change, once a middleware asked to see it.
     pub(crate) change_watch: Option<SessionChangeWatch<S>>,
 }
@@ -102,7 +100,7 @@ impl<S> Request<S> {
 
     /// A path parameter by name, still percent-encoded.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params().find(|(param, _)| *param == name).map(|(_, value)| value)
+        self.path_params.get(self.head.uri.path(), name)
     }
 
     /// A request for unit tests of middleware (no body, no path parameters, a generated request id).
@@ -116,15 +114,9 @@ impl<S> Request<S> {
             body: RequestBody::Buffered(Bytes::new()),
             session: None,
             request_id: RequestId::generate(),
-            params: Vec::new(),
-            param_names: Arc::from(Vec::new()),
+            path_params: PathParams::default(),
             change_watch: None,
         }
-    }
-
-    pub(crate) fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        let path = self.head.uri.path();
-        self.param_names.iter().zip(&self.params).map(move |(name, range)| (&**name, &path[range.clone()]))
     }
 }
 

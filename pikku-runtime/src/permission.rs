@@ -1,11 +1,13 @@
 //! Permissions: `#[pikku_auth]` (services, session) and `#[pikku_permission]` (services, data, session)
 //! checks, combined as an OR of AND-groups, plus global permissions that must each pass as well.
 //!
-//! They run after the auth gate and after the input is parsed, so a permission may look at the data.
+//! They run after the auth gate and after the input is parsed, so a permission may look at the data: it
+//! reads its view from the same [`MergedInput`] the function's input was read from, not from the request
+//! again.
 
 use std::sync::Arc;
 
-use crate::input::InputParts;
+use crate::input::MergedInput;
 use crate::middleware::BoxFuture;
 use crate::request_id::RequestId;
 
@@ -15,8 +17,10 @@ use crate::request_id::RequestId;
     note = "mark an `async fn(services, session) -> bool` with `#[pikku_auth]`, or an `async fn(services, data, session) -> bool` with `#[pikku_permission]`"
 )]
 pub trait Permission<Sv, S>: Send + Sync + 'static {
-    /// Decides whether the request may proceed. A `pikku_auth` check without a session is `false`.
-    fn check<'a>(&'a self, services: &'a Sv, input: &'a InputParts<'a>, session: Option<&'a S>) -> BoxFuture<'a, bool>;
+    /// Decides whether the request may proceed. A `pikku_auth` check without a session is `false`; a
+    /// `pikku_permission` reads its view with [`MergedInput::deserialize`] and denies when it does not fit.
+    fn check<'a>(&'a self, services: &'a Sv, input: &'a MergedInput<'_>, session: Option<&'a S>)
+        -> BoxFuture<'a, bool>;
 
     /// The name `info` prints.
     fn name(&self) -> &'static str;
@@ -58,7 +62,7 @@ impl<Sv: 'static, S: 'static> Permissions<Sv, S> {
     pub(crate) async fn allow(
         &self,
         services: &Sv,
-        input: &InputParts<'_>,
+        input: &MergedInput<'_>,
         session: Option<&S>,
         request_id: &RequestId,
     ) -> bool {
@@ -87,11 +91,12 @@ impl<Sv: 'static, S: 'static> Permissions<Sv, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::{InputParts, PathParams};
 
     struct Fixed(&'static str, bool);
 
     impl Permission<(), ()> for Fixed {
-        fn check<'a>(&'a self, _: &'a (), _: &'a InputParts<'a>, _: Option<&'a ()>) -> BoxFuture<'a, bool> {
+        fn check<'a>(&'a self, _: &'a (), _: &'a MergedInput<'_>, _: Option<&'a ()>) -> BoxFuture<'a, bool> {
             let allowed = self.1;
             Box::pin(async move { allowed })
         }
@@ -105,7 +110,8 @@ mod tests {
     }
 
     async fn allows(global: Vec<PermissionRef<(), ()>>, groups: Vec<Vec<PermissionRef<(), ()>>>) -> bool {
-        let input = InputParts { path_params: &[], query: None, body: None };
+        let path_params = PathParams::default();
+        let input = MergedInput::new(InputParts { path: "/", path_params: &path_params, query: None, body: None });
         Permissions::new(global.into(), groups).allow(&(), &input, None, &RequestId::generate()).await
     }
 

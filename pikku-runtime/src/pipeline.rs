@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use tracing::Instrument;
 
 use crate::error::PikkuError;
+use crate::input::PathParams;
 use crate::middleware::{Next, NextFuture, Request, RequestBody};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::registry::Registry;
@@ -72,25 +73,10 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     let Some(target) = entry.target(&head.method) else {
         return Routed::Answered(PikkuError::method_not_allowed(entry.allow.clone()).into_response(&request_id));
     };
-    // The router hands out the values in template order, as slices of `path`: keep their positions, so the
-    // request can own the URI, and pair them with the names by order.
-    let params = matched
-        .params
-        .iter()
-        .map(|(_, value)| {
-            let start = value.as_ptr() as usize - path.as_ptr() as usize;
-            start..start + value.len()
-        })
-        .collect();
-    let request = Request {
-        head,
-        body,
-        session: None,
-        request_id,
-        params,
-        param_names: entry.params.clone(),
-        change_watch: None,
-    };
+    // The router hands out the values in template order, as slices of `path`; the route's names are in
+    // the same order.
+    let path_params = PathParams::new(entry.params.clone(), path, matched.params.iter().map(|(_, value)| value));
+    let request = Request { head, body, session: None, request_id, path_params, change_watch: None };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))
 }
