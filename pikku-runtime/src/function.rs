@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::body::{method_has_body, read_json_body};
-use crate::context::SessionContext;
+use crate::context::{SessionChange, SessionContext};
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
-use crate::middleware::{BoxFuture, Endpoint, Middleware, Request, RequestBody};
+use crate::middleware::{BoxFuture, Endpoint, Middleware, Reply, Request, RequestBody};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{PermissionRef, Permissions};
 use crate::response::{output_response, Response};
@@ -125,7 +125,7 @@ struct FunctionEndpoint<F: PikkuFunction> {
 }
 
 impl<F: PikkuFunction> Endpoint<F::Services, F::Session> for FunctionEndpoint<F> {
-    fn call<'a>(&'a self, services: &'a F::Services, request: Request<F::Session>) -> BoxFuture<'a, Response> {
+    fn call<'a>(&'a self, services: &'a F::Services, request: Request<F::Session>) -> BoxFuture<'a, Reply<F::Session>> {
         Box::pin(self.respond(services, request))
     }
 }
@@ -139,14 +139,26 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         &'a self,
         services: &'a F::Services,
         mut request: Request<F::Session>,
-    ) -> impl Future<Output = Response> + Send + 'a {
+    ) -> impl Future<Output = Reply<F::Session>> + Send + 'a {
         async move {
-            let result = self.run(services, &mut request).await;
-            result.unwrap_or_else(|e| e.into_response(&request.request_id))
+            match self.run(services, &mut request).await {
+                Ok((response, change)) => {
+                    // Middleware watching for it (strategies behind another middleware) learn it here; the
+                    // strategies right above the function take it from the reply.
+                    request.report_change(change.as_ref());
+                    Reply { response, change }
+                }
+                Err(e) => Reply { response: e.into_response(&request.request_id), change: None },
+            }
         }
     }
 
-    async fn run(&self, services: &F::Services, request: &mut Request<F::Session>) -> Result<Response, PikkuError> {
+    /// The response, and the session change the function recorded.
+    async fn run(
+        &self,
+        services: &F::Services,
+        request: &mut Request<F::Session>,
+    ) -> Result<(Response, Option<SessionChange<F::Session>>), PikkuError> {
         let Some(context) = F::Context::from_session(request.session.take(), request.request_id) else {
             return Err(PikkuError::missing_session());
         };
@@ -183,10 +195,6 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
         let response = output_response(&output)?;
-        // Strategies watching for it write the cookie or revoke the session on the way back.
-        if let (Some(change), Some(watch)) = (context.into_change(), &request.change_watch) {
-            watch.report(change);
-        }
-        Ok(response)
+        Ok((response, context.into_change()))
     }
 }

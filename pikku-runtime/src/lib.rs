@@ -20,6 +20,7 @@ mod registry;
 mod request_id;
 mod response;
 mod server;
+mod strategy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod wiring;
@@ -37,6 +38,7 @@ pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE,
 };
+pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
@@ -63,7 +65,13 @@ pub mod __private {
     /// A middleware of the application's types, as a function's `middleware = [...]` names it: a
     /// `#[pikku_middleware]` function or a `Middleware` such as `auth_bearer()`.
     pub fn middleware<Sv: 'static, S: 'static, M: HttpMiddleware<Sv, S>>(middleware: M) -> Middleware<Sv, S> {
-        Middleware::new(middleware)
+        // A strategy (`auth_bearer()`) is already a `Middleware`: keep it as it is, so the onion runs it as a
+        // strategy rather than as a wrapped middleware.
+        let any: Box<dyn std::any::Any> = Box::new(middleware);
+        match any.downcast::<Middleware<Sv, S>>() {
+            Ok(handle) => *handle,
+            Err(any) => Middleware::new(*any.downcast::<M>().expect("the value is an M")),
+        }
     }
 
     /// `TypeId` of a value's type (the function item a route names).

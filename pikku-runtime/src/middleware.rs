@@ -1,7 +1,8 @@
 //! Middleware: an async function with a `next`, able to answer by itself or pass on.
 //!
-//! Authentication strategies are middleware too: they establish the session on the [`Request`] before
-//! the function's auth gate runs, and apply session changes to the response on the way back.
+//! Authentication strategies are wired as middleware too: they establish the session on the [`Request`]
+//! before the function's auth gate runs, and apply session changes to the response on the way back. The
+//! onion runs them itself (see [`AuthStrategy`](crate::AuthStrategy)).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use crate::error::PikkuError;
 use crate::input::PathParams;
 use crate::request_id::RequestId;
 use crate::response::Response;
+use crate::strategy::{DynStrategy, Found, Step, WayBack};
 
 /// A boxed, sendable future: the return type of middleware, permissions and functions.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +100,16 @@ impl<S> Request<S> {
         self.change_watch.get_or_insert_with(SessionChangeWatch::new).clone()
     }
 
+    /// Tells the middleware watching for it which change the function recorded.
+    pub(crate) fn report_change(&self, change: Option<&SessionChange<S>>)
+    where
+        S: Clone,
+    {
+        if let (Some(change), Some(watch)) = (change, &self.change_watch) {
+            watch.report(change.clone());
+        }
+    }
+
     /// A path parameter by name, still percent-encoded.
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.path_params.get(self.head.uri.path(), name)
@@ -150,61 +162,104 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
     }
 }
 
-/// A shareable middleware, as wirings and functions list them.
-pub struct Middleware<Sv, S>(pub(crate) Arc<dyn HttpMiddleware<Sv, S>>);
+/// A shareable middleware, as wirings and functions list them: a `#[pikku_middleware]` function, any
+/// [`HttpMiddleware`], or an authentication strategy ([`strategy`](crate::strategy())).
+pub struct Middleware<Sv, S>(Layer<Sv, S>);
+
+enum Layer<Sv, S> {
+    Handler(Arc<dyn HttpMiddleware<Sv, S>>),
+    Strategy(Arc<dyn DynStrategy<Sv, S>>),
+}
 
 impl<Sv: 'static, S: 'static> Middleware<Sv, S> {
     /// Wraps any middleware.
     pub fn new(middleware: impl HttpMiddleware<Sv, S>) -> Self {
-        Self(Arc::new(middleware))
+        Self(Layer::Handler(Arc::new(middleware)))
+    }
+
+    pub(crate) fn from_strategy(strategy: Arc<dyn DynStrategy<Sv, S>>) -> Self {
+        Self(Layer::Strategy(strategy))
     }
 
     /// The middleware's name.
     pub fn name(&self) -> &str {
-        self.0.name()
+        match &self.0 {
+            Layer::Handler(middleware) => middleware.name(),
+            Layer::Strategy(strategy) => strategy.name(),
+        }
     }
 
     /// The middleware's description.
     pub fn describe(&self) -> String {
-        self.0.describe()
+        match &self.0 {
+            Layer::Handler(middleware) => middleware.describe(),
+            Layer::Strategy(strategy) => strategy.describe(),
+        }
     }
 }
 
 impl<Sv, S> Clone for Middleware<Sv, S> {
     fn clone(&self) -> Self {
-        Self(Arc::clone(&self.0))
+        Self(match &self.0 {
+            Layer::Handler(middleware) => Layer::Handler(Arc::clone(middleware)),
+            Layer::Strategy(strategy) => Layer::Strategy(Arc::clone(strategy)),
+        })
     }
 }
 
 impl<Sv: 'static, S: 'static> std::fmt::Debug for Middleware<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Middleware").field(&self.0.name()).finish()
+        f.debug_tuple("Middleware").field(&self.name()).finish()
     }
 }
 
-/// A `Middleware` is itself a middleware, so a function's `middleware = [...]` takes strategies too.
-impl<Sv: 'static, S: 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
+/// A `Middleware` is itself a middleware, so generic code can take either. (A strategy handled this way
+/// runs on its own, with a future of its own; the onion runs wired strategies without one.)
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
     fn handle<'a>(
         &'a self,
         services: &'a Sv,
-        request: Request<S>,
+        mut request: Request<S>,
         next: Next<'a, Sv, S>,
     ) -> BoxFuture<'a, Result<Response, PikkuError>> {
-        self.0.handle(services, request, next)
+        let strategy = match &self.0 {
+            Layer::Handler(middleware) => return middleware.handle(services, request, next),
+            Layer::Strategy(strategy) => &**strategy,
+        };
+        Box::pin(async move {
+            let change = request.watch_session_change();
+            let found = if request.session.is_some() {
+                Found { session: None, way_back: WayBack::Stateless(strategy) }
+            } else {
+                strategy.authenticate_dyn(services, &request).await?
+            };
+            establish(&mut request, found.session);
+            let mut response = next.run(request).await;
+            let change = if response.status().is_success() { change.get() } else { None };
+            found.way_back.respond(services, change, &mut response).await?;
+            Ok(response)
+        })
     }
 
     fn name(&self) -> &str {
-        self.0.name()
+        Middleware::name(self)
     }
 
     fn describe(&self) -> String {
-        self.0.describe()
+        Middleware::describe(self)
     }
+}
+
+/// What the function's endpoint answers: the response, and the session change the function recorded
+/// (only when it returned `Ok`).
+pub(crate) struct Reply<S> {
+    pub(crate) response: Response,
+    pub(crate) change: Option<SessionChange<S>>,
 }
 
 /// What runs after the function's middleware: the auth gate, the input, permissions and the function.
 pub(crate) trait Endpoint<Sv, S>: Send + Sync + 'static {
-    fn call<'a>(&'a self, services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response>;
+    fn call<'a>(&'a self, services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Reply<S>>;
 }
 
 /// A stand-in for the function, for unit tests of middleware: answers every request with a closure and,
@@ -236,12 +291,11 @@ impl<S> std::fmt::Debug for TestEndpoint<S> {
 }
 
 impl<Sv, S: Clone + Send + Sync + 'static> Endpoint<Sv, S> for TestEndpoint<S> {
-    fn call<'a>(&'a self, _services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Response> {
+    fn call<'a>(&'a self, _services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Reply<S>> {
         let response = (self.respond)(&request);
-        if let (Some(change), Some(watch)) = (&self.change, &request.change_watch) {
-            watch.report(change.clone());
-        }
-        Box::pin(std::future::ready(response))
+        let change = self.change.clone();
+        request.report_change(change.as_ref());
+        Box::pin(std::future::ready(Reply { response, change }))
     }
 }
 
@@ -259,56 +313,170 @@ impl<'a, Sv, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
     }
 }
 
-impl<'a, Sv: Sync + 'static, S: Send + 'static> Next<'a, Sv, S> {
-    /// Passes the request to the next middleware, or to the function when none is left.
-    pub fn run(self, request: Request<S>) -> NextFuture<'a> {
-        let request_id = request.request_id;
-        let inner = match self.chain.split_first() {
-            Some((first, rest)) => {
-                let next = Next { services: self.services, chain: rest, endpoint: self.endpoint };
-                Inner::Middleware(first.0.handle(self.services, request, next))
-            }
-            None => Inner::Endpoint(self.endpoint.call(self.services, request)),
-        };
-        NextFuture { inner, request_id }
-    }
-}
-
 impl<Sv, S> std::fmt::Debug for Next<'_, Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Next").field("middleware_left", &self.chain.len()).finish_non_exhaustive()
     }
 }
 
-enum Inner<'a> {
-    Endpoint(BoxFuture<'a, Response>),
-    Middleware(BoxFuture<'a, Result<Response, PikkuError>>),
-}
-
-/// The response of the rest of the onion. A middleware's own error is rendered as its JSON response here.
-pub struct NextFuture<'a> {
-    inner: Inner<'a>,
-    request_id: RequestId,
-}
-
-impl std::fmt::Debug for NextFuture<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NextFuture").field("request_id", &self.request_id).finish_non_exhaustive()
+impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
+    /// Passes the request to the next middleware, or to the function when none is left.
+    pub fn run(self, mut request: Request<S>) -> NextFuture<'a, Sv, S> {
+        let Next { services, mut chain, endpoint } = self;
+        let request_id = request.request_id;
+        // A stretch of strategies runs here, without a future each: their ways back are kept in order
+        // (outermost first) and run on the response in `NextFuture`.
+        let mut way_back = Vec::new();
+        let mut watch = None;
+        let phase = loop {
+            let Some((first, rest)) = chain.split_first() else {
+                break Phase::Endpoint(endpoint.call(services, request));
+            };
+            chain = rest;
+            let strategy = match &first.0 {
+                Layer::Strategy(strategy) => &**strategy,
+                Layer::Handler(middleware) => {
+                    // The function's change cannot come back through another middleware's answer: watch it.
+                    if !way_back.is_empty() {
+                        watch = Some(request.watch_session_change());
+                    }
+                    break Phase::Middleware(middleware.handle(services, request, Next { services, chain, endpoint }));
+                }
+            };
+            // First strategy wins (Pikku lets a later one overwrite): once a session is established, the
+            // later strategies only see the response. Checked on the request, whatever set the session.
+            if request.session.is_some() {
+                way_back.push(WayBack::Stateless(strategy));
+                continue;
+            }
+            match strategy.authenticate_dyn(services, &request) {
+                Step::Ready(Ok(found)) => {
+                    establish(&mut request, found.session);
+                    way_back.push(found.way_back);
+                }
+                Step::Ready(Err(refused)) => {
+                    let response = refused.into_response(&request_id);
+                    break Phase::Responding(Box::new(Answered { response, change: None, waiting: None }));
+                }
+                Step::Wait(found) => {
+                    if !way_back.is_empty() {
+                        watch = Some(request.watch_session_change());
+                    }
+                    let next = Next { services, chain, endpoint };
+                    break Phase::Middleware(Box::pin(async move {
+                        let found = found.await?;
+                        establish(&mut request, found.session);
+                        let mut rest = next.run(request);
+                        // This strategy is outermost of the rest: its way back runs last there.
+                        rest.way_back.insert(0, found.way_back);
+                        Ok(rest.await)
+                    }));
+                }
+            }
+        };
+        NextFuture { phase, services, request_id, way_back, watch }
     }
 }
 
-impl Future for NextFuture<'_> {
+fn establish<S>(request: &mut Request<S>, session: Option<S>) {
+    if let Some(session) = session {
+        request.session = Some(session);
+    }
+}
+
+enum Phase<'a, S> {
+    /// Waiting for the function.
+    Endpoint(BoxFuture<'a, Reply<S>>),
+    /// Waiting for the next middleware.
+    Middleware(BoxFuture<'a, Result<Response, PikkuError>>),
+    /// The answer is here and a way back is waiting for I/O (or a strategy refused the request): boxed,
+    /// so the future stays small on the usual path, where the ways back run at once.
+    Responding(Box<Answered<'a, S>>),
+    Done,
+}
+
+struct Answered<'a, S> {
+    response: Response,
+    change: Option<SessionChange<S>>,
+    waiting: Option<BoxFuture<'a, Result<(), PikkuError>>>,
+}
+
+/// The response of the rest of the onion. A middleware's own error is rendered as its JSON response
+/// here, then the strategies passed on the way in see the response, innermost first.
+pub struct NextFuture<'a, Sv, S> {
+    phase: Phase<'a, S>,
+    services: &'a Sv,
+    request_id: RequestId,
+    /// The ways back of the strategies this stretch ran, outermost first.
+    way_back: Vec<WayBack<'a, Sv, S>>,
+    /// Set when another middleware stands between these strategies and the function.
+    watch: Option<SessionChangeWatch<S>>,
+}
+
+impl<Sv, S> std::fmt::Debug for NextFuture<'_, Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextFuture")
+            .field("request_id", &self.request_id)
+            .field("strategies_on_the_way_back", &self.way_back.len())
+            .finish_non_exhaustive()
+    }
+}
+
+// Nothing in a `NextFuture` is pinned in place: its futures are boxed.
+impl<Sv, S> Unpin for NextFuture<'_, Sv, S> {}
+
+impl<Sv: 'static, S: Clone + 'static> Future for NextFuture<'_, Sv, S> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
+        use std::task::{ready, Poll};
         let this = self.get_mut();
-        let response = match &mut this.inner {
-            Inner::Endpoint(future) => std::task::ready!(future.as_mut().poll(cx)),
-            Inner::Middleware(future) => match std::task::ready!(future.as_mut().poll(cx)) {
-                Ok(response) => response,
-                Err(e) => e.into_response(&this.request_id),
-            },
-        };
-        std::task::Poll::Ready(response)
+        loop {
+            let (mut response, change) = match &mut this.phase {
+                Phase::Endpoint(future) => {
+                    let Reply { response, change } = ready!(future.as_mut().poll(cx));
+                    (response, change)
+                }
+                Phase::Middleware(future) => match ready!(future.as_mut().poll(cx)) {
+                    Ok(response) => (response, this.watch.as_ref().and_then(|watch| watch.get().cloned())),
+                    Err(e) => (e.into_response(&this.request_id), None),
+                },
+                Phase::Responding(answered) => {
+                    if let Some(waiting) = &mut answered.waiting {
+                        let outcome = ready!(waiting.as_mut().poll(cx));
+                        if let Err(e) = outcome {
+                            answered.response = e.into_response(&this.request_id);
+                        }
+                    }
+                    let Phase::Responding(answered) = std::mem::replace(&mut this.phase, Phase::Done) else {
+                        unreachable!("matched above")
+                    };
+                    let Answered { response, change, .. } = *answered;
+                    (response, change)
+                }
+                Phase::Done => panic!("a NextFuture is polled after completion"),
+            };
+            this.phase = Phase::Done;
+            let mut waiting = None;
+            while let Some(way_back) = this.way_back.pop() {
+                // A change is applied only to a successful response: a middleware nearer the function may
+                // have turned the function's success into an error.
+                let applied = if response.status().is_success() { change.as_ref() } else { None };
+                match way_back.respond(this.services, applied, &mut response) {
+                    Step::Ready(Ok(())) => {}
+                    Step::Ready(Err(e)) => response = e.into_response(&this.request_id),
+                    Step::Wait(future) => {
+                        waiting = Some(future);
+                        break;
+                    }
+                }
+            }
+            match waiting {
+                None => return Poll::Ready(response),
+                Some(waiting) => {
+                    this.phase = Phase::Responding(Box::new(Answered { response, change, waiting: Some(waiting) }));
+                }
+            }
+        }
     }
 }

@@ -51,9 +51,9 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
 }
 
 /// A request after routing: answered already (404, 405), or on its way through the onion.
-enum Routed<'a> {
+enum Routed<'a, Sv, S> {
     Answered(Response),
-    Running(NextFuture<'a>),
+    Running(NextFuture<'a, Sv, S>),
 }
 
 fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
@@ -62,7 +62,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     head: http::request::Parts,
     body: RequestBody,
     request_id: RequestId,
-) -> Routed<'a> {
+) -> Routed<'a, Sv, S> {
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
         return Routed::Answered(
