@@ -14,13 +14,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::body::{method_has_body, read_json_body};
-use crate::context::{SessionChange, SessionContext};
+use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
 use crate::middleware::{BoxFuture, Endpoint, Middleware, Reply, Request, RequestBody};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{PermissionRef, Permissions};
-use crate::response::{output_response, Response};
+use crate::response::output_response;
 
 /// A function as `#[pikku_func]` describes it to the runtime. Implemented by generated code.
 pub trait PikkuFunction: Send + Sync + 'static {
@@ -142,11 +142,11 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
     ) -> impl Future<Output = Reply<F::Session>> + Send + 'a {
         async move {
             match self.run(services, &mut request).await {
-                Ok((response, change)) => {
+                Ok(reply) => {
                     // Middleware watching for it (strategies behind another middleware) learn it here; the
                     // strategies right above the function take it from the reply.
-                    request.report_change(change.as_ref());
-                    Reply { response, change }
+                    request.report_change(reply.change.as_ref());
+                    reply
                 }
                 Err(e) => Reply { response: e.into_response(&request.request_id), change: None },
             }
@@ -158,7 +158,7 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         &self,
         services: &F::Services,
         request: &mut Request<F::Session>,
-    ) -> Result<(Response, Option<SessionChange<F::Session>>), PikkuError> {
+    ) -> Result<Reply<F::Session>, PikkuError> {
         let Some(context) = F::Context::from_session(request.session.take(), request.request_id) else {
             return Err(PikkuError::missing_session());
         };
@@ -194,7 +194,6 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             Ok(result) => result?,
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
-        let response = output_response(&output)?;
-        Ok((response, context.into_change()))
+        Ok(Reply { response: output_response(&output)?, change: context.into_change() })
     }
 }

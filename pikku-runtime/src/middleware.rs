@@ -326,7 +326,7 @@ impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
         let request_id = request.request_id;
         // A stretch of strategies runs here, without a future each: their ways back are kept in order
         // (outermost first) and run on the response in `NextFuture`.
-        let mut way_back = Vec::new();
+        let mut way_back = WaysBack::new();
         let mut watch = None;
         let phase = loop {
             let Some((first, rest)) = chain.split_first() else {
@@ -355,8 +355,8 @@ impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
                     way_back.push(found.way_back);
                 }
                 Step::Ready(Err(refused)) => {
-                    let response = refused.into_response(&request_id);
-                    break Phase::Responding(Box::new(Answered { response, change: None, waiting: None }));
+                    let reply = Reply { response: refused.into_response(&request_id), change: None };
+                    break Phase::Responding(Box::new(Answered { reply, waiting: None }));
                 }
                 Step::Wait(found) => {
                     if !way_back.is_empty() {
@@ -384,6 +384,12 @@ fn establish<S>(request: &mut Request<S>, session: Option<S>) {
     }
 }
 
+/// The ways back of one stretch of strategies: in place for the usual few, growing on the heap beyond.
+type WaysBack<'a, Sv, S> = smallvec::SmallVec<[WayBack<'a, Sv, S>; INLINE_WAYS_BACK]>;
+
+/// Strategies an application wires in a row, typically (bearer, cookie, API key and one more).
+const INLINE_WAYS_BACK: usize = 4;
+
 enum Phase<'a, S> {
     /// Waiting for the function.
     Endpoint(BoxFuture<'a, Reply<S>>),
@@ -396,8 +402,7 @@ enum Phase<'a, S> {
 }
 
 struct Answered<'a, S> {
-    response: Response,
-    change: Option<SessionChange<S>>,
+    reply: Reply<S>,
     waiting: Option<BoxFuture<'a, Result<(), PikkuError>>>,
 }
 
@@ -408,7 +413,7 @@ pub struct NextFuture<'a, Sv, S> {
     services: &'a Sv,
     request_id: RequestId,
     /// The ways back of the strategies this stretch ran, outermost first.
-    way_back: Vec<WayBack<'a, Sv, S>>,
+    way_back: WaysBack<'a, Sv, S>,
     /// Set when another middleware stands between these strategies and the function.
     watch: Option<SessionChangeWatch<S>>,
 }
@@ -432,27 +437,24 @@ impl<Sv: 'static, S: Clone + 'static> Future for NextFuture<'_, Sv, S> {
         use std::task::{ready, Poll};
         let this = self.get_mut();
         loop {
-            let (mut response, change) = match &mut this.phase {
-                Phase::Endpoint(future) => {
-                    let Reply { response, change } = ready!(future.as_mut().poll(cx));
-                    (response, change)
-                }
+            // The answer stays in one `Reply` from here on: a response is large, and every move copies it.
+            let mut reply = match &mut this.phase {
+                Phase::Endpoint(future) => ready!(future.as_mut().poll(cx)),
                 Phase::Middleware(future) => match ready!(future.as_mut().poll(cx)) {
-                    Ok(response) => (response, this.watch.as_ref().and_then(|watch| watch.get().cloned())),
-                    Err(e) => (e.into_response(&this.request_id), None),
+                    Ok(response) => Reply { response, change: this.watch.as_ref().and_then(|w| w.get().cloned()) },
+                    Err(e) => Reply { response: e.into_response(&this.request_id), change: None },
                 },
                 Phase::Responding(answered) => {
                     if let Some(waiting) = &mut answered.waiting {
                         let outcome = ready!(waiting.as_mut().poll(cx));
                         if let Err(e) = outcome {
-                            answered.response = e.into_response(&this.request_id);
+                            answered.reply.response = e.into_response(&this.request_id);
                         }
                     }
                     let Phase::Responding(answered) = std::mem::replace(&mut this.phase, Phase::Done) else {
                         unreachable!("matched above")
                     };
-                    let Answered { response, change, .. } = *answered;
-                    (response, change)
+                    answered.reply
                 }
                 Phase::Done => panic!("a NextFuture is polled after completion"),
             };
@@ -461,10 +463,10 @@ impl<Sv: 'static, S: Clone + 'static> Future for NextFuture<'_, Sv, S> {
             while let Some(way_back) = this.way_back.pop() {
                 // A change is applied only to a successful response: a middleware nearer the function may
                 // have turned the function's success into an error.
-                let applied = if response.status().is_success() { change.as_ref() } else { None };
-                match way_back.respond(this.services, applied, &mut response) {
+                let applied = if reply.response.status().is_success() { reply.change.as_ref() } else { None };
+                match way_back.respond(this.services, applied, &mut reply.response) {
                     Step::Ready(Ok(())) => {}
-                    Step::Ready(Err(e)) => response = e.into_response(&this.request_id),
+                    Step::Ready(Err(e)) => reply.response = e.into_response(&this.request_id),
                     Step::Wait(future) => {
                         waiting = Some(future);
                         break;
@@ -472,10 +474,8 @@ impl<Sv: 'static, S: Clone + 'static> Future for NextFuture<'_, Sv, S> {
                 }
             }
             match waiting {
-                None => return Poll::Ready(response),
-                Some(waiting) => {
-                    this.phase = Phase::Responding(Box::new(Answered { response, change, waiting: Some(waiting) }));
-                }
+                None => return Poll::Ready(reply.response),
+                waiting => this.phase = Phase::Responding(Box::new(Answered { reply, waiting })),
             }
         }
     }
