@@ -320,7 +320,7 @@ where
 
     fn participation(&self, request: &Request<S>) -> Participation {
         // First strategy wins: once a session is established, later strategies do not look at their
-        // credential (spec section 4; Pikku lets a later one overwrite).
+        // credential (docs/auth-strategies.md; Pikku lets a later one overwrite).
         if request.session().is_none() && self.0.presents_credential(request) {
             Participation::Handle
         } else if self.0.responds_without_credential() {
