@@ -7,16 +7,21 @@
 # For each scenario and side it runs `request_loop` (examples/auth-demo/examples/request_loop.rs) with 0
 # and with N requests under callgrind and prints (instructions(N) - instructions(0)) / N, so start-up
 # (building the server, minting the token) is not counted. N=1000 by default (environment: N).
+#
+# Both sides run in the one `request_loop` binary, built with the benchmark profile (`bench-release`: fat
+# LTO, one codegen unit, `debug = 1` for callgrind's symbols; see the root Cargo.toml). PROFILE=... to
+# count another profile's build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
+PROFILE=${PROFILE:-bench-release}
 
 if ! command -v valgrind >/dev/null; then
     echo "instructions.sh: installing valgrind" >&2
     apt-get update >&2 && apt-get install -y valgrind >&2
 fi
-cargo build --release -p auth-demo --example request_loop >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/request_loop
+cargo build --profile "$PROFILE" -p auth-demo --example request_loop >&2
+BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/examples/request_loop
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -25,7 +30,7 @@ count() { # side scenario n -> instructions
         awk '/Collected :/ {print $NF}'
 }
 
-echo "Instructions per request (callgrind, in-process, N=$N), $(date -u +%Y-%m-%d)"
+echo "Instructions per request (callgrind, in-process, N=$N, profile $PROFILE), $(date -u +%Y-%m-%d)"
 echo
 echo "| scenario | pikku | baseline | pikku/baseline |"
 echo "|---|---:|---:|---:|"

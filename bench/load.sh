@@ -4,7 +4,8 @@
 #
 #   bench/load.sh
 #
-# It builds both servers in release, installs wrk if missing (apt-get, as root), starts both with the same
+# It builds both servers with the benchmark profile (`bench-release`: fat LTO, one codegen unit; see the root
+# Cargo.toml), installs wrk if missing (apt-get, as root), starts both with the same
 # PIKKU_JWT_SECRET, logs in on the demo (POST /login) for a bearer token and a session cookie, checks that both
 # servers answer GET /me with them, then runs wrk on each scenario, interleaving the servers (A B A B ...), and
 # prints one table: requests/s and p50 / p99 latency (medians over the rounds), peak RSS (VmHWM at the end) and
@@ -19,6 +20,7 @@
 #                    fight over a core; each server's tokio runtime then runs 1 worker)
 #   DEMO_PORT=3100 BASELINE_PORT=3101
 #   SKIP_BUILD=1     use the binaries already built
+#   PROFILE=bench-release   the Cargo profile both servers are built with (and read from target/<profile>/)
 #   OUT=file         also write the table there
 set -euo pipefail
 
@@ -30,6 +32,7 @@ PIN=${PIN:-auto}
 DEMO_PORT=${DEMO_PORT:-3100}
 BASELINE_PORT=${BASELINE_PORT:-3101}
 SECRET=${PIKKU_JWT_SECRET:-load-benchmark-secret-0123456789abcdef}
+PROFILE=${PROFILE:-bench-release}
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,11 +55,11 @@ trap 'exit 130' INT TERM
 log() { echo "load.sh: $*" >&2; }
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
-    log "building release binaries"
-    cargo build --release -p auth-demo -p pikku-baseline >&2
+    log "building both servers (profile $PROFILE)"
+    cargo build --profile "$PROFILE" -p auth-demo -p pikku-baseline >&2
 fi
-DEMO_BIN=$TARGET_DIR/release/auth-demo
-BASELINE_BIN=$TARGET_DIR/release/pikku-baseline
+DEMO_BIN=$TARGET_DIR/$PROFILE/auth-demo
+BASELINE_BIN=$TARGET_DIR/$PROFILE/pikku-baseline
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -179,7 +182,7 @@ median() { # scenario server column
 
 {
     echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds (medians), loopback," \
-        "pinning: $PINNING; $(nproc) CPUs, $(date -u +%Y-%m-%d)"
+        "pinning: $PINNING; profile $PROFILE; $(nproc) CPUs, $(date -u +%Y-%m-%d)"
     echo
     echo "| scenario | server | requests/s | p50 | p99 | server CPU per request | peak RSS | rps pikku/baseline | p99 pikku/baseline | CPU/request pikku/baseline |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"

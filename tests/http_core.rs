@@ -1,6 +1,6 @@
 //! The HTTP core over a real socket: routing, input, the auth gate, session write-back, errors,
-//! request ids, the middleware onion, permissions, limits and graceful shutdown (spec sections 1, 2, 6,
-//! 7, 8, 9). Each test starts its own server on 127.0.0.1:0.
+//! request ids, the middleware onion, permissions, limits and graceful shutdown (docs/functions.md,
+//! wirings-and-middleware.md, permissions.md, request-pipeline.md, limits.md). Each test starts its own server on 127.0.0.1:0.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

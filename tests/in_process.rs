@@ -1,5 +1,5 @@
 //! The in-process `TestClient` runs the same pipeline as the server: each case is sent both ways and
-//! must give the same status, headers that matter, and body (spec sections 7 and 9).
+//! must give the same status, headers that matter, and body (docs/request-pipeline.md).
 
 use pikku::prelude::*;
 use pikku::testing::{auth_dev_header, Connection, TestClient, TestRequest, TestResponse, TestServer, Transport};

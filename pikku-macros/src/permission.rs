@@ -20,7 +20,7 @@ pub(crate) fn expand_auth(attr: TokenStream, item: TokenStream) -> syn::Result<T
     let check = quote! {
         match session {
             ::core::option::Option::Some(session) => self.call(services, session).await,
-            // A `pikku_auth` check without a session is false (spec section 6).
+            // A `pikku_auth` check without a session is false (docs/permissions.md).
             ::core::option::Option::None => false,
         }
     };

@@ -1,6 +1,6 @@
 //! The one error type every failure becomes, and its JSON shape.
 //!
-//! Every error response is `{"name", "message", "payload"?, "errorId"}` (spec section 9), with the status
+//! Every error response is `{"name", "message", "payload"?, "errorId"}` (docs/request-pipeline.md, Errors), with the status
 //! the error carries. 5xx bodies never carry the real message: it goes to the log, the client gets a
 //! generic sentence, so internal details (SQL, paths, secrets in a connection string) never leak.
 

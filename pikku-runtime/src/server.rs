@@ -16,7 +16,7 @@ use crate::middleware::RequestBody;
 use crate::pipeline::dispatch;
 use crate::registry::Registry;
 
-/// Default body limit: 2 MiB (spec section 8).
+/// Default body limit: 2 MiB (docs/limits.md).
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// Headers over 64 KiB in total get 431 (hyper's default buffer is far larger).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;

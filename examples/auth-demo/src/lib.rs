@@ -1,5 +1,5 @@
 //! The auth demo: login, profile, logout, an admin-only route and owned notes, reachable with a bearer
-//! token, the session cookie or an API key. Its HTTP contract is fixed in `shared/spec/auth-demo.md`.
+//! token, the session cookie or an API key. Its HTTP contract is fixed in `docs/auth-demo.md`.
 //!
 //! `cargo run --release -p auth-demo`, then see the README's curl session. The application is a library
 //! (so benchmarks and tests can run it in-process) with a one-line binary.

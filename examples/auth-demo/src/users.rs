@@ -1,4 +1,4 @@
-//! The demo's fixed users (spec: examples/auth-demo contract).
+//! The demo's fixed users (docs/auth-demo.md: Users and keys).
 
 use crate::UserSession;
 

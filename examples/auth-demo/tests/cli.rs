@@ -1,4 +1,4 @@
-//! The command line and start-up (shared/spec/auth-demo.md: Running, Command line).
+//! The command line and start-up (docs/auth-demo.md: Running, Command line).
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! The session cookie, over real HTTP: bad cookies, refresh, precedence between credentials, CSRF
-//! (shared/spec/auth-demo.md: Credentials, Errors; behaviour.md section 4).
+//! (docs/auth-demo.md: Credentials, Errors; docs/auth-strategies.md).
 
 mod support;
 

@@ -1,5 +1,5 @@
-//! Logout with the in-memory session store, over real HTTP (shared/spec/auth-demo.md: `POST /logout`;
-//! behaviour.md section 3).
+//! Logout with the in-memory session store, over real HTTP (docs/auth-demo.md: `POST /logout`;
+//! docs/sessions.md).
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Concurrent writers lose no note and share no id (shared/spec/auth-demo.md: `add_note`).
+//! Concurrent writers lose no note and share no id (docs/auth-demo.md: `add_note`).
 
 mod support;
 

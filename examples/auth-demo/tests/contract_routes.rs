@@ -1,4 +1,4 @@
-//! The demo's routes, over real HTTP (shared/spec/auth-demo.md: Routes, Errors, Users and keys).
+//! The demo's routes, over real HTTP (docs/auth-demo.md: Routes, Errors, Users and keys).
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Bearer tokens and API keys, over real HTTP (shared/spec/auth-demo.md: Credentials, Errors).
+//! Bearer tokens and API keys, over real HTTP (docs/auth-demo.md: Credentials, Errors).
 
 mod support;
 
