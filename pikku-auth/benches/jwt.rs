@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::header;
 use pikku_auth::{auth_cookie, AuthServices, CookieOptions, InMemorySessionStore, JwtService, SessionStore};
 use pikku_baseline::Baseline;
-use pikku_runtime::{HeaderMap, HeaderValue, Method, Middleware, Next, Request, Response, TestEndpoint};
+use pikku_runtime::{HeaderMap, HeaderValue, Method, Next, Request, Response, SharedMiddleware, TestEndpoint};
 use serde::{Deserialize, Serialize};
 
 const SECRET: &[u8] = b"benchmark-secret-benchmark-secret-0123456789";
@@ -70,7 +70,7 @@ fn cookie_verify(c: &mut Criterion) {
     headers.insert(header::COOKIE, HeaderValue::try_from(cookie).expect("header value"));
 
     // One cookie strategy; the stub endpoint answers 200 when the strategy established a session.
-    let chain: [Middleware<Services, Session>; 1] =
+    let chain: [SharedMiddleware<Services, Session>; 1] =
         [auth_cookie(CookieOptions::new("session", Duration::from_secs(3600)))];
     let endpoint = TestEndpoint::new(|request: &Request<Session>| {
         let mut response = Response::new(Default::default());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use pikku_runtime::input::query_param;
-use pikku_runtime::{Middleware, PikkuError, Request, Response, SessionChange};
+use pikku_runtime::{PikkuError, Request, Response, SessionChange, SharedMiddleware};
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
@@ -134,7 +134,7 @@ impl<S> fmt::Debug for ApiKeyStrategy<S> {
 /// * A key the lookup does not know, or (without a lookup) a JWT that does not verify or whose session was
 ///   revoked, or an empty key: 401 `InvalidSessionError` `Invalid API key`.
 /// * Without a lookup, after a successful `clear_session` with a store, the key's session is revoked.
-pub fn auth_api_key<Sv, S>(options: ApiKeyOptions<S>) -> Middleware<Sv, S>
+pub fn auth_api_key<Sv, S>(options: ApiKeyOptions<S>) -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -229,7 +229,7 @@ mod tests {
     use super::*;
     use crate::test_support::*;
 
-    fn keyed(source: ApiKeySource) -> Middleware<TestServices, TestSession> {
+    fn keyed(source: ApiKeySource) -> SharedMiddleware<TestServices, TestSession> {
         let svc = TestSession { user_id: "svc".into(), role: "user".into() };
         auth_api_key(ApiKeyOptions::new(source).lookup(StaticApiKeys::new([("test-key-1", svc), ("other-key", bob())])))
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use pikku_runtime::{
-    header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response, SessionChange, StatusCode,
+    header, HeaderMap, HeaderValue, PikkuError, Request, Response, SessionChange, SharedMiddleware, StatusCode,
 };
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
@@ -59,7 +59,7 @@ impl<S> fmt::Debug for BearerStrategy<S> {
 ///   session is revoked (every token of that session stops working).
 ///
 /// A bearer token carries nothing back: a login function returns its token in the body.
-pub fn auth_bearer<Sv, S>() -> Middleware<Sv, S>
+pub fn auth_bearer<Sv, S>() -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -70,7 +70,7 @@ where
 /// Static-token mode (Pikku's `authBearer({ token })`): exactly `token` gives `session`; any other bearer
 /// token is refused with 401. The token is kept only as its SHA-256 digest and compared in constant time
 /// over the digests, so neither its content nor its length leaks through timing.
-pub fn auth_bearer_static<Sv, S>(token: impl AsRef<[u8]>, session: S) -> Middleware<Sv, S>
+pub fn auth_bearer_static<Sv, S>(token: impl AsRef<[u8]>, session: S) -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn static_token_never_appears_in_debug_or_describe() {
-        let mw: Middleware<TestServices, TestSession> = auth_bearer_static("s3cr3t-static-token", bob());
+        let mw: SharedMiddleware<TestServices, TestSession> = auth_bearer_static("s3cr3t-static-token", bob());
         assert_eq!(mw.name(), "auth_bearer");
         assert!(!mw.describe().contains("s3cr3t"));
         let strategy = BearerStrategy { mode: Mode::Static { digest: digest(b"s3cr3t"), session: bob() } };

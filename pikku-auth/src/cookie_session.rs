@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 pub use ::cookie::SameSite;
-use pikku_runtime::{header, HeaderMap, HeaderValue, Middleware, PikkuError, Request, Response, SessionChange};
+use pikku_runtime::{header, HeaderMap, HeaderValue, PikkuError, Request, Response, SessionChange, SharedMiddleware};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -154,7 +154,7 @@ impl<S> fmt::Debug for CookieStrategy<S> {
 /// # Panics
 /// At construction, if the name is not a cookie name (RFC 6265 `token`), the path or domain contain `;` or
 /// control characters, or `SameSite=None` is asked for without `Secure` (browsers drop such a cookie).
-pub fn auth_cookie<Sv, S>(options: CookieOptions) -> Middleware<Sv, S>
+pub fn auth_cookie<Sv, S>(options: CookieOptions) -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
     S: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,

@@ -1,7 +1,7 @@
 //! pikku-rs authentication: the JWT service, the bearer / cookie / API-key strategies, the session store
 //! and CSRF protection for cookie sessions.
 //!
-//! Strategies are middleware ([`Middleware`](pikku_runtime::Middleware)) wired in a declared order; the
+//! Strategies are middleware ([`SharedMiddleware`](pikku_runtime::SharedMiddleware)) wired in a declared order; the
 //! first that establishes a session wins and the later ones do not try to authenticate (they still see the
 //! response, so a cookie is written after a `login` and removed after a `logout`). None of them rejects a
 //! *missing* credential: that is the auth gate's job. A credential that is present and wrong is refused
@@ -25,7 +25,7 @@
 //!
 //! const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 //! let keys = StaticApiKeys::new([("test-key-1", Session { user_id: "svc".into() })]);
-//! let wired: Vec<pikku_runtime::Middleware<Services, Session>> = vec![
+//! let wired: Vec<pikku_runtime::SharedMiddleware<Services, Session>> = vec![
 //!     auth_bearer(),
 //!     auth_cookie(CookieOptions::new("session", THIRTY_DAYS)),
 //!     auth_api_key(ApiKeyOptions::new(ApiKeySource::All).lookup(keys)),

@@ -14,7 +14,7 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
-    fn bearer_then_cookies(count: usize) -> Vec<pikku_runtime::Middleware<TestServices, TestSession>> {
+    fn bearer_then_cookies(count: usize) -> Vec<pikku_runtime::SharedMiddleware<TestServices, TestSession>> {
         let mut chain = vec![auth_bearer()];
         chain.extend((1..=count).map(|i| auth_cookie(CookieOptions::new(format!("c{i}"), HOUR))));
         chain
@@ -77,7 +77,7 @@ mod tests {
         let services = services(false);
         let chain = vec![
             auth_cookie(CookieOptions::new("outer", HOUR)),
-            pikku_runtime::Middleware::new(PassOn),
+            pikku_runtime::SharedMiddleware::new(PassOn),
             auth_cookie(CookieOptions::new("inner", HOUR)),
         ];
         let outcome = run(&services, chain, request("POST", "/login", &[]), login_response(alice())).await;

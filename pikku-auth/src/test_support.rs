@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use http::HeaderName;
 use http_body_util::BodyExt;
 use pikku_runtime::{
-    BoxFuture, HeaderMap, HeaderValue, Method, Middleware, Next, Request, Response, SessionChange, StatusCode,
+    BoxFuture, HeaderMap, HeaderValue, Method, Next, Request, Response, SessionChange, SharedMiddleware, StatusCode,
     TestEndpoint,
 };
 use serde::{Deserialize, Serialize};
@@ -165,7 +165,7 @@ impl<F: Fn() -> Response + Send + Sync + 'static> IntoReply for F {
 /// Runs `request` through `chain` and a function that answers with `reply`.
 pub(crate) async fn run(
     services: &TestServices,
-    chain: Vec<Middleware<TestServices, TestSession>>,
+    chain: Vec<SharedMiddleware<TestServices, TestSession>>,
     request: Request<TestSession>,
     reply: impl IntoReply,
 ) -> Outcome {

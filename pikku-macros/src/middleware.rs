@@ -52,9 +52,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
 
-        impl ::core::convert::From<#ty> for ::pikku::Middleware<#services, #session> {
+        impl ::core::convert::From<#ty> for ::pikku::SharedMiddleware<#services, #session> {
             fn from(middleware: #ty) -> Self {
-                ::pikku::Middleware::new(middleware)
+                ::pikku::SharedMiddleware::new(middleware)
             }
         }
     })

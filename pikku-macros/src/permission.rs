@@ -99,9 +99,9 @@ fn generate(item: &ItemFn, kind: &str, services: &Type, session: &Type, check: T
             }
         }
 
-        impl ::core::convert::From<#ty> for ::pikku::PermissionRef<#services, #session> {
+        impl ::core::convert::From<#ty> for ::pikku::SharedPermission<#services, #session> {
             fn from(permission: #ty) -> Self {
-                ::pikku::PermissionRef::new(permission)
+                ::pikku::SharedPermission::new(permission)
             }
         }
     }

@@ -17,9 +17,9 @@ use crate::body::{method_has_body, read_json_body};
 use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
-use crate::middleware::{BoxFuture, Endpoint, Middleware, Reply, Request, RequestBody};
+use crate::middleware::{BoxFuture, Endpoint, Reply, Request, RequestBody, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
-use crate::permission::{PermissionRef, Permissions};
+use crate::permission::{Permissions, SharedPermission};
 use crate::response::output_response;
 
 /// A function as `#[pikku_func]` describes it to the runtime. Implemented by generated code.
@@ -86,14 +86,14 @@ inventory::collect!(FunctionDef);
 
 /// What installing a function needs from the application, and what it leaves behind.
 pub struct FunctionSlot<Sv, S> {
-    pub(crate) global_permissions: Arc<[PermissionRef<Sv, S>]>,
+    pub(crate) global_permissions: Arc<[SharedPermission<Sv, S>]>,
     pub(crate) body_limit: usize,
     pub(crate) installed: Option<InstalledFunction<Sv, S>>,
 }
 
 pub(crate) struct InstalledFunction<Sv, S> {
     pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
-    pub(crate) middleware: Vec<Middleware<Sv, S>>,
+    pub(crate) middleware: Vec<SharedMiddleware<Sv, S>>,
 }
 
 /// Installs `F` into a slot of the application's types (called by generated code).
@@ -102,8 +102,8 @@ pub(crate) struct InstalledFunction<Sv, S> {
 /// [`TypeMismatch`] when `F` was written for other services or session types than the application's.
 pub fn install<F: PikkuFunction>(
     slot: &mut dyn Any,
-    permissions: impl FnOnce() -> Vec<Vec<PermissionRef<F::Services, F::Session>>>,
-    middleware: impl FnOnce() -> Vec<Middleware<F::Services, F::Session>>,
+    permissions: impl FnOnce() -> Vec<Vec<SharedPermission<F::Services, F::Session>>>,
+    middleware: impl FnOnce() -> Vec<SharedMiddleware<F::Services, F::Session>>,
 ) -> Result<(), TypeMismatch> {
     let slot = slot.downcast_mut::<FunctionSlot<F::Services, F::Session>>().ok_or(TypeMismatch {
         services: std::any::type_name::<F::Services>(),

@@ -29,8 +29,10 @@ pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
 pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
 pub use error::PikkuError;
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-pub use middleware::{BoxFuture, HttpMiddleware, Middleware, Next, NextFuture, Request, RequestBody, TestEndpoint};
-pub use permission::{Permission, PermissionRef};
+pub use middleware::{
+    BoxFuture, HttpMiddleware, Next, NextFuture, Request, RequestBody, SharedMiddleware, TestEndpoint,
+};
+pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, Chunk, Response};
@@ -54,23 +56,23 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    use crate::middleware::Middleware;
-    use crate::permission::PermissionRef;
+    use crate::middleware::SharedMiddleware;
+    use crate::permission::SharedPermission;
 
     /// A permission of the application's types, as a function's `permissions = [...]` names it.
-    pub fn permission<Sv: 'static, S: 'static, P: Permission<Sv, S>>(permission: P) -> PermissionRef<Sv, S> {
-        PermissionRef::new(permission)
+    pub fn permission<Sv: 'static, S: 'static, P: Permission<Sv, S>>(permission: P) -> SharedPermission<Sv, S> {
+        SharedPermission::new(permission)
     }
 
     /// A middleware of the application's types, as a function's `middleware = [...]` names it: a
-    /// `#[pikku_middleware]` function or a `Middleware` such as `auth_bearer()`.
-    pub fn middleware<Sv: 'static, S: 'static, M: HttpMiddleware<Sv, S>>(middleware: M) -> Middleware<Sv, S> {
-        // A strategy (`auth_bearer()`) is already a `Middleware`: keep it as it is, so the onion runs it as a
+    /// `#[pikku_middleware]` function or a `SharedMiddleware` such as `auth_bearer()`.
+    pub fn middleware<Sv: 'static, S: 'static, M: HttpMiddleware<Sv, S>>(middleware: M) -> SharedMiddleware<Sv, S> {
+        // A strategy (`auth_bearer()`) is already a `SharedMiddleware`: keep it as it is, so the onion runs it as a
         // strategy rather than as a wrapped middleware.
         let any: Box<dyn std::any::Any> = Box::new(middleware);
-        match any.downcast::<Middleware<Sv, S>>() {
+        match any.downcast::<SharedMiddleware<Sv, S>>() {
             Ok(handle) => *handle,
-            Err(any) => Middleware::new(*any.downcast::<M>().expect("the value is an M")),
+            Err(any) => SharedMiddleware::new(*any.downcast::<M>().expect("the value is an M")),
         }
     }
 

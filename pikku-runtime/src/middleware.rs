@@ -164,14 +164,14 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
 
 /// A shareable middleware, as wirings and functions list them: a `#[pikku_middleware]` function, any
 /// [`HttpMiddleware`], or an authentication strategy ([`strategy`](crate::strategy())).
-pub struct Middleware<Sv, S>(Layer<Sv, S>);
+pub struct SharedMiddleware<Sv, S>(Layer<Sv, S>);
 
 enum Layer<Sv, S> {
     Handler(Arc<dyn HttpMiddleware<Sv, S>>),
     Strategy(Arc<dyn DynStrategy<Sv, S>>),
 }
 
-impl<Sv: 'static, S: 'static> Middleware<Sv, S> {
+impl<Sv: 'static, S: 'static> SharedMiddleware<Sv, S> {
     /// Wraps any middleware.
     pub fn new(middleware: impl HttpMiddleware<Sv, S>) -> Self {
         Self(Layer::Handler(Arc::new(middleware)))
@@ -198,7 +198,7 @@ impl<Sv: 'static, S: 'static> Middleware<Sv, S> {
     }
 }
 
-impl<Sv, S> Clone for Middleware<Sv, S> {
+impl<Sv, S> Clone for SharedMiddleware<Sv, S> {
     fn clone(&self) -> Self {
         Self(match &self.0 {
             Layer::Handler(middleware) => Layer::Handler(Arc::clone(middleware)),
@@ -207,15 +207,15 @@ impl<Sv, S> Clone for Middleware<Sv, S> {
     }
 }
 
-impl<Sv: 'static, S: 'static> std::fmt::Debug for Middleware<Sv, S> {
+impl<Sv: 'static, S: 'static> std::fmt::Debug for SharedMiddleware<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Middleware").field(&self.name()).finish()
+        f.debug_tuple("SharedMiddleware").field(&self.name()).finish()
     }
 }
 
-/// A `Middleware` is itself a middleware, so generic code can take either. (A strategy handled this way
+/// A `SharedMiddleware` is itself a middleware, so generic code can take either. (A strategy handled this way
 /// runs on its own, with a future of its own; the onion runs wired strategies without one.)
-impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware<Sv, S> for Middleware<Sv, S> {
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware<Sv, S> for SharedMiddleware<Sv, S> {
     fn handle<'a>(
         &'a self,
         services: &'a Sv,
@@ -242,11 +242,11 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware
     }
 
     fn name(&self) -> &str {
-        Middleware::name(self)
+        SharedMiddleware::name(self)
     }
 
     fn describe(&self) -> String {
-        Middleware::describe(self)
+        SharedMiddleware::describe(self)
     }
 }
 
@@ -302,13 +302,13 @@ impl<Sv, S: Clone + Send + Sync + 'static> Endpoint<Sv, S> for TestEndpoint<S> {
 /// The rest of the onion.
 pub struct Next<'a, Sv, S> {
     pub(crate) services: &'a Sv,
-    pub(crate) chain: &'a [Middleware<Sv, S>],
+    pub(crate) chain: &'a [SharedMiddleware<Sv, S>],
     pub(crate) endpoint: &'a dyn Endpoint<Sv, S>,
 }
 
 impl<'a, Sv, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
     /// An onion for unit tests of middleware: `chain` in order, then `endpoint`.
-    pub fn for_test(services: &'a Sv, chain: &'a [Middleware<Sv, S>], endpoint: &'a TestEndpoint<S>) -> Self {
+    pub fn for_test(services: &'a Sv, chain: &'a [SharedMiddleware<Sv, S>], endpoint: &'a TestEndpoint<S>) -> Self {
         Self { services, chain, endpoint }
     }
 }

@@ -27,9 +27,9 @@ pub trait Permission<Sv, S>: Send + Sync + 'static {
 }
 
 /// A shareable permission.
-pub struct PermissionRef<Sv, S>(Arc<dyn Permission<Sv, S>>);
+pub struct SharedPermission<Sv, S>(Arc<dyn Permission<Sv, S>>);
 
-impl<Sv: 'static, S: 'static> PermissionRef<Sv, S> {
+impl<Sv: 'static, S: 'static> SharedPermission<Sv, S> {
     /// Wraps a permission.
     pub fn new(permission: impl Permission<Sv, S>) -> Self {
         Self(Arc::new(permission))
@@ -41,7 +41,7 @@ impl<Sv: 'static, S: 'static> PermissionRef<Sv, S> {
     }
 }
 
-impl<Sv, S> Clone for PermissionRef<Sv, S> {
+impl<Sv, S> Clone for SharedPermission<Sv, S> {
     fn clone(&self) -> Self {
         Self(Arc::clone(&self.0))
     }
@@ -50,12 +50,12 @@ impl<Sv, S> Clone for PermissionRef<Sv, S> {
 /// The permissions of one function: global ones (each must pass) and the function's groups (one group
 /// must pass entirely; no group means no function-level requirement).
 pub(crate) struct Permissions<Sv, S> {
-    global: Arc<[PermissionRef<Sv, S>]>,
-    groups: Vec<Vec<PermissionRef<Sv, S>>>,
+    global: Arc<[SharedPermission<Sv, S>]>,
+    groups: Vec<Vec<SharedPermission<Sv, S>>>,
 }
 
 impl<Sv: 'static, S: 'static> Permissions<Sv, S> {
-    pub(crate) fn new(global: Arc<[PermissionRef<Sv, S>]>, groups: Vec<Vec<PermissionRef<Sv, S>>>) -> Self {
+    pub(crate) fn new(global: Arc<[SharedPermission<Sv, S>]>, groups: Vec<Vec<SharedPermission<Sv, S>>>) -> Self {
         Self { global, groups }
     }
 
@@ -105,11 +105,11 @@ mod tests {
         }
     }
 
-    fn p(allowed: bool) -> PermissionRef<(), ()> {
-        PermissionRef::new(Fixed("fixed", allowed))
+    fn p(allowed: bool) -> SharedPermission<(), ()> {
+        SharedPermission::new(Fixed("fixed", allowed))
     }
 
-    async fn allows(global: Vec<PermissionRef<(), ()>>, groups: Vec<Vec<PermissionRef<(), ()>>>) -> bool {
+    async fn allows(global: Vec<SharedPermission<(), ()>>, groups: Vec<Vec<SharedPermission<(), ()>>>) -> bool {
         let path_params = PathParams::default();
         let input = MergedInput::new(InputParts { path: "/", path_params: &path_params, query: None, body: None });
         Permissions::new(global.into(), groups).allow(&(), &input, None, &RequestId::generate()).await

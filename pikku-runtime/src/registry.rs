@@ -9,8 +9,8 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 
 use crate::function::{FunctionDef, FunctionSlot};
-use crate::middleware::{Endpoint, Middleware};
-use crate::permission::PermissionRef;
+use crate::middleware::{Endpoint, SharedMiddleware};
+use crate::permission::SharedPermission;
 use crate::wiring::{SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
@@ -152,7 +152,7 @@ pub(crate) fn pattern_matches(pattern: &str, template: &Template) -> bool {
 }
 
 pub(crate) struct RouteTarget<Sv, S> {
-    pub(crate) chain: Box<[Middleware<Sv, S>]>,
+    pub(crate) chain: Box<[SharedMiddleware<Sv, S>]>,
     pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
 }
 
@@ -212,7 +212,7 @@ impl<Sv, S> Registry<Sv, S> {
 struct Installed<Sv, S> {
     def: &'static FunctionDef,
     endpoint: Arc<dyn Endpoint<Sv, S>>,
-    middleware: Vec<Middleware<Sv, S>>,
+    middleware: Vec<SharedMiddleware<Sv, S>>,
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S> {
@@ -256,7 +256,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             })?;
         }
 
-        let global_permissions: Arc<[PermissionRef<Sv, S>]> = wirings.permissions.iter().cloned().collect();
+        let global_permissions: Arc<[SharedPermission<Sv, S>]> = wirings.permissions.iter().cloned().collect();
         let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(defs.len());
         for def in &defs {
             let mut slot = FunctionSlot::<Sv, S> {
@@ -332,7 +332,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 }
             };
 
-            let mut chain: Vec<Middleware<Sv, S>> = wirings.global.clone();
+            let mut chain: Vec<SharedMiddleware<Sv, S>> = wirings.global.clone();
             for decl in wirings.http.iter().filter(|d| pattern_matches(&d.pattern, &template)) {
                 chain.extend(decl.middleware.iter().cloned());
             }
@@ -378,7 +378,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             paths,
             functions,
             middleware,
-            global_permissions: global_permissions.iter().map(PermissionRef::name).collect(),
+            global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
         })
     }
 }
@@ -388,7 +388,7 @@ fn describe_middleware<Sv: 'static, S: 'static>(
     defs: &[&'static FunctionDef],
     by_type: &HashMap<TypeId, Installed<Sv, S>>,
 ) -> Vec<MiddlewareInfo> {
-    let info = |m: &Middleware<Sv, S>, applied: String| MiddlewareInfo {
+    let info = |m: &SharedMiddleware<Sv, S>, applied: String| MiddlewareInfo {
         name: m.name().to_owned(),
         description: m.describe(),
         applied,

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use crate::context::SessionChange;
 use crate::error::PikkuError;
-use crate::middleware::{BoxFuture, Middleware, Request};
+use crate::middleware::{BoxFuture, Request, SharedMiddleware};
 use crate::response::Response;
 
 /// An answer now, or a future of it: how strategies, session stores and key lookups answer. Most answers
@@ -161,7 +161,7 @@ impl<S, St> Authenticated<S, St> {
 /// ```
 /// use std::collections::HashMap;
 /// use base64::{engine::general_purpose::STANDARD, Engine};
-/// use pikku_runtime::{header, strategy, AuthStrategy, Authenticated, HeaderMap, Method, Middleware, PikkuError, Request, Step};
+/// use pikku_runtime::{header, strategy, AuthStrategy, Authenticated, HeaderMap, Method, SharedMiddleware, PikkuError, Request, Step};
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct Session { user: String }
@@ -201,7 +201,7 @@ impl<S, St> Authenticated<S, St> {
 ///     }
 /// }
 ///
-/// let basic: Middleware<Services, Session> = strategy(Basic); // wire it like any middleware
+/// let basic: SharedMiddleware<Services, Session> = strategy(Basic); // wire it like any middleware
 /// # let services = Services { users: HashMap::from([("ada", "lovelace")]) };
 /// # let mut headers = HeaderMap::new();
 /// # headers.insert(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode("ada:lovelace")).parse().unwrap());
@@ -259,14 +259,14 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
     }
 }
 
-/// Turns any [`AuthStrategy`] into the [`Middleware`] wirings take.
-pub fn strategy<Sv, S, T>(strategy: T) -> Middleware<Sv, S>
+/// Turns any [`AuthStrategy`] into the [`SharedMiddleware`] wirings take.
+pub fn strategy<Sv, S, T>(strategy: T) -> SharedMiddleware<Sv, S>
 where
     Sv: Send + Sync + 'static,
     S: Send + Sync + 'static,
     T: AuthStrategy<Sv, S>,
 {
-    Middleware::from_strategy(std::sync::Arc::new(strategy))
+    SharedMiddleware::from_strategy(std::sync::Arc::new(strategy))
 }
 
 /// What the onion keeps of one strategy for the way back.

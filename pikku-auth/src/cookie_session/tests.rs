@@ -7,7 +7,7 @@ use pikku_runtime::StatusCode;
 const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 const DAY: i64 = 24 * 60 * 60;
 
-fn cookie_mw() -> Middleware<TestServices, TestSession> {
+fn cookie_mw() -> SharedMiddleware<TestServices, TestSession> {
     auth_cookie(CookieOptions::new("session", THIRTY_DAYS))
 }
 
@@ -274,7 +274,7 @@ async fn cookie_store_failure_fails_closed_with_503() {
     assert!(!body_text(outcome.response).await.contains(&token));
 }
 
-async fn csrf_outcome(mw: Middleware<TestServices, TestSession>, pairs: &[(&str, &str)]) -> Outcome {
+async fn csrf_outcome(mw: SharedMiddleware<TestServices, TestSession>, pairs: &[(&str, &str)]) -> Outcome {
     let services = services(false);
     let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
     let cookie = format!("session={token}");

@@ -1,7 +1,7 @@
 //! A development strategy: the session is whatever JSON the client puts in a header.
 
 use pikku_runtime::header::{self, HeaderName};
-use pikku_runtime::{HeaderValue, Middleware, PikkuError, Request, Response, SessionChange, StatusCode};
+use pikku_runtime::{HeaderValue, PikkuError, Request, Response, SessionChange, SharedMiddleware, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
@@ -26,7 +26,7 @@ pub const DEV_SESSION_HEADER: &str = "x-dev-session";
 /// struct Session { user_id: String }
 /// struct Services;
 ///
-/// let dev: pikku_runtime::Middleware<Services, Session> = auth_dev_header(DEV_SESSION_HEADER);
+/// let dev: pikku_runtime::SharedMiddleware<Services, Session> = auth_dev_header(DEV_SESSION_HEADER);
 /// assert_eq!(dev.name(), "auth_dev_header");
 /// ```
 ///
@@ -35,7 +35,7 @@ pub const DEV_SESSION_HEADER: &str = "x-dev-session";
 ///
 /// # Panics
 /// When `header` is not a valid header name.
-pub fn auth_dev_header<Sv, S>(header: &str) -> Middleware<Sv, S>
+pub fn auth_dev_header<Sv, S>(header: &str) -> SharedMiddleware<Sv, S>
 where
     Sv: Send + Sync + 'static,
     S: DeserializeOwned + Send + Sync + 'static,
@@ -117,7 +117,7 @@ mod tests {
     use super::*;
     use crate::test_support::*;
 
-    fn dev() -> Middleware<TestServices, TestSession> {
+    fn dev() -> SharedMiddleware<TestServices, TestSession> {
         auth_dev_header(DEV_SESSION_HEADER)
     }
 
