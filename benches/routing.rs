@@ -7,6 +7,9 @@
 //!
 //! `cargo bench -p pikku --bench routing`
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};

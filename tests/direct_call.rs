@@ -2,6 +2,9 @@
 //! whose `call(&self, ..)` runs the function as written, so a unit test calls it directly, without an
 //! application or a request pipeline.
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use pikku::prelude::*;
 use pikku::{HeaderMap, HeaderValue, Method, TestEndpoint};
 use serde::Deserialize;

@@ -2,6 +2,9 @@
 //! request ids, the middleware onion, permissions, limits and graceful shutdown (docs/functions.md,
 //! wirings-and-middleware.md, permissions.md, request-pipeline.md, limits.md). Each test starts its own server on 127.0.0.1:0.
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,39 +52,55 @@ mod functions {
     use super::*;
 
     #[derive(Serialize)]
-    pub struct Message {
+    pub(crate) struct Message {
         pub message: String,
     }
 
     #[pikku_func(auth = false)]
-    pub async fn hello(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+    pub(crate) async fn hello(
+        _s: &Services,
+        _data: (),
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<Message, PikkuError> {
         Ok(Message { message: "hello".into() })
     }
 
     #[pikku_func(auth = false)]
-    pub async fn list_items(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Vec<u32>, PikkuError> {
+    pub(crate) async fn list_items(
+        _s: &Services,
+        _data: (),
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<Vec<u32>, PikkuError> {
         Ok(vec![1, 2])
     }
 
     #[pikku_func(auth = false)]
-    pub async fn create_item(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+    pub(crate) async fn create_item(
+        _s: &Services,
+        _data: (),
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<Message, PikkuError> {
         Ok(Message { message: "created".into() })
     }
 
     #[derive(Deserialize)]
-    pub struct ThingId {
+    pub(crate) struct ThingId {
         pub id: u32,
     }
 
     /// Output `()`: 204.
     #[pikku_func(auth = false)]
-    pub async fn delete_thing(_s: &Services, data: ThingId, _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn delete_thing(
+        _s: &Services,
+        data: ThingId,
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<(), PikkuError> {
         assert!(data.id > 0);
         Ok(())
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct NotePath {
+    pub(crate) struct NotePath {
         #[serde(rename = "userId")]
         pub user_id: String,
         #[serde(rename = "noteId")]
@@ -90,7 +109,7 @@ mod functions {
 
     /// Both parameter syntaxes in one template.
     #[pikku_func(auth = false)]
-    pub async fn get_note(
+    pub(crate) async fn get_note(
         _s: &Services,
         data: NotePath,
         _ctx: &OptionalContext<Session>,
@@ -99,7 +118,7 @@ mod functions {
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct NoteInput {
+    pub(crate) struct NoteInput {
         #[serde(rename = "userId")]
         pub user_id: u64,
         pub text: String,
@@ -110,13 +129,13 @@ mod functions {
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct Payload {
+    pub(crate) struct Payload {
         pub field: String,
     }
 
     /// Path, query and body merged into one struct.
     #[pikku_func(auth = false)]
-    pub async fn create_note(
+    pub(crate) async fn create_note(
         _s: &Services,
         data: NoteInput,
         _ctx: &OptionalContext<Session>,
@@ -125,45 +144,49 @@ mod functions {
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct Search {
+    pub(crate) struct Search {
         pub limit: u32,
         pub q: Option<String>,
     }
 
     #[pikku_func(auth = false)]
-    pub async fn search(_s: &Services, data: Search, _ctx: &OptionalContext<Session>) -> Result<Search, PikkuError> {
+    pub(crate) async fn search(
+        _s: &Services,
+        data: Search,
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<Search, PikkuError> {
         Ok(data)
     }
 
     #[derive(Serialize)]
-    pub struct Me {
+    pub(crate) struct Me {
         pub user: String,
     }
 
     /// Session required (the default).
     #[pikku_func]
-    pub async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Me, PikkuError> {
+    pub(crate) async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Me, PikkuError> {
         Ok(Me { user: ctx.session().user.clone() })
     }
 
     #[derive(Deserialize)]
-    pub struct Upload {
+    pub(crate) struct Upload {
         pub text: String,
     }
 
     #[pikku_func]
-    pub async fn upload(_s: &Services, data: Upload, _ctx: &Context<Session>) -> Result<Message, PikkuError> {
+    pub(crate) async fn upload(_s: &Services, data: Upload, _ctx: &Context<Session>) -> Result<Message, PikkuError> {
         Ok(Message { message: data.text })
     }
 
     #[pikku_func]
-    pub async fn session_ok(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn session_ok(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
         ctx.set_session(Session { user: "renewed".into() });
         Ok(())
     }
 
     #[pikku_func]
-    pub async fn session_fail(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn session_fail(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
         ctx.set_session(Session { user: "renewed".into() });
         Err(PikkuError::conflict("refused after set_session"))
     }
@@ -184,40 +207,44 @@ mod functions {
     }
 
     #[pikku_func(auth = false)]
-    pub async fn duplicate(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), ThingError> {
+    pub(crate) async fn duplicate(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), ThingError> {
         Err(ThingError::Duplicate)
     }
 
     #[pikku_func(auth = false)]
-    pub async fn leak(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn leak(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
         Err(PikkuError::internal("db password=hunter2 refused"))
     }
 
     #[pikku_func(auth = false)]
-    pub async fn explode(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn explode(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
         panic!("explode: deliberate panic in a test function");
     }
 
     #[pikku_func(auth = false)]
-    pub async fn slow(s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
+    pub(crate) async fn slow(s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<Message, PikkuError> {
         s.slow_started.notify_one();
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(Message { message: "slow done".into() })
     }
 
     #[derive(Deserialize)]
-    pub struct TraceId {
+    pub(crate) struct TraceId {
         #[allow(dead_code)]
         pub id: String,
     }
 
     #[pikku_func(auth = false, tags = ["fntag"], middleware = [t_func])]
-    pub async fn traced(_s: &Services, _data: TraceId, _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn traced(
+        _s: &Services,
+        _data: TraceId,
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<(), PikkuError> {
         Ok(())
     }
 
     #[pikku_func(auth = false, middleware = [t_func])]
-    pub async fn stopped(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn stopped(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
         panic!("the function behind a middleware that answers must not run");
     }
 
@@ -252,23 +279,35 @@ mod functions {
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct UserPath {
+    pub(crate) struct UserPath {
         #[serde(rename = "userId")]
         pub user_id: String,
     }
 
     #[pikku_func(permissions = [is_staff, is_self])]
-    pub async fn and_user(_s: &Services, data: UserPath, _ctx: &Context<Session>) -> Result<UserPath, PikkuError> {
+    pub(crate) async fn and_user(
+        _s: &Services,
+        data: UserPath,
+        _ctx: &Context<Session>,
+    ) -> Result<UserPath, PikkuError> {
         Ok(data)
     }
 
     #[pikku_func(permissions = [[is_admin], [is_self]])]
-    pub async fn or_user(_s: &Services, data: UserPath, _ctx: &Context<Session>) -> Result<UserPath, PikkuError> {
+    pub(crate) async fn or_user(
+        _s: &Services,
+        data: UserPath,
+        _ctx: &Context<Session>,
+    ) -> Result<UserPath, PikkuError> {
         Ok(data)
     }
 
     #[pikku_func(auth = false, permissions = [is_admin])]
-    pub async fn public_admin(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn public_admin(
+        _s: &Services,
+        _data: (),
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<(), PikkuError> {
         Ok(())
     }
 
@@ -284,24 +323,24 @@ mod functions {
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct Post {
+    pub(crate) struct Post {
         #[serde(rename = "userId")]
         pub user_id: String,
         pub text: String,
     }
 
     #[pikku_func(permissions = [is_self, polite])]
-    pub async fn post_as_user(_s: &Services, data: Post, _ctx: &Context<Session>) -> Result<Post, PikkuError> {
+    pub(crate) async fn post_as_user(_s: &Services, data: Post, _ctx: &Context<Session>) -> Result<Post, PikkuError> {
         Ok(data)
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct Limit {
+    pub(crate) struct Limit {
         pub limit: u32,
     }
 
     #[pikku_func(permissions = [is_admin])]
-    pub async fn admin_limit(_s: &Services, data: Limit, _ctx: &Context<Session>) -> Result<Limit, PikkuError> {
+    pub(crate) async fn admin_limit(_s: &Services, data: Limit, _ctx: &Context<Session>) -> Result<Limit, PikkuError> {
         Ok(data)
     }
 }

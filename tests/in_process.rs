@@ -1,6 +1,9 @@
 //! The in-process `TestClient` runs the same pipeline as the server: each case is sent both ways and
 //! must give the same status, headers that matter, and body (docs/request-pipeline.md).
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use pikku::prelude::*;
 use pikku::testing::{auth_dev_header, Connection, TestClient, TestRequest, TestResponse, TestServer, Transport};
 use pikku::Method;

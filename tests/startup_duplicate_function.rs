@@ -1,5 +1,8 @@
 //! Start-up refuses two functions with one id (in different modules), naming both source locations.
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use pikku::prelude::*;
 
 pub struct Services;
@@ -11,7 +14,7 @@ mod a {
     use super::*;
 
     #[pikku_func(auth = false)]
-    pub async fn same_name(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+    pub(crate) async fn same_name(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
         Ok(())
     }
 }
@@ -20,7 +23,11 @@ mod b {
     use super::*;
 
     #[pikku_func(auth = false)]
-    pub async fn same_name(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<u32, PikkuError> {
+    pub(crate) async fn same_name(
+        _s: &Services,
+        _data: (),
+        _ctx: &OptionalContext<Session>,
+    ) -> Result<u32, PikkuError> {
         Ok(1)
     }
 }

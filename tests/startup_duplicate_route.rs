@@ -1,5 +1,8 @@
 //! Start-up refuses two routes with one method and template, naming both source locations.
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use pikku::prelude::*;
 
 pub struct Services;

@@ -1,5 +1,8 @@
 //! Start-up refuses a route that names a plain fn instead of a `#[pikku_func]`, naming the route's place.
 
+// Test code: the lint wall's documentation and `Debug` rules are for the libraries' public items.
+#![allow(missing_docs, missing_debug_implementations, unreachable_pub)]
+
 use pikku::prelude::*;
 
 pub struct Services;

@@ -111,6 +111,7 @@ impl<S> ApiKeyOptions<S> {
     }
 
     /// Resolves keys with `lookup` instead of verifying them as JWTs. By default there is no lookup.
+    #[must_use]
     pub fn lookup(mut self, lookup: impl ApiKeyLookup<S>) -> Self {
         self.lookup = Some(Arc::new(lookup));
         self

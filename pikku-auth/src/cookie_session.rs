@@ -64,6 +64,7 @@ impl CookieOptions {
     /// Age of the token after which a successful response re-issues it with a fresh lifetime (a sliding
     /// session that keeps its session id). By default, half of `expires_in`: an active user is never
     /// logged out, an idle one is after `expires_in`, and at most one refresh happens per half-lifetime.
+    #[must_use]
     pub fn refresh_after(mut self, after: Duration) -> Self {
         self.refresh_after = Some(after);
         self
@@ -71,6 +72,7 @@ impl CookieOptions {
 
     /// The `HttpOnly` attribute. By default set: page scripts (and so an XSS) cannot read the session
     /// (OWASP Session Management Cheat Sheet, "HttpOnly Attribute").
+    #[must_use]
     pub fn http_only(mut self, http_only: bool) -> Self {
         self.http_only = http_only;
         self
@@ -78,6 +80,7 @@ impl CookieOptions {
 
     /// The `Secure` attribute. By default set: the cookie never travels over plain HTTP (RFC 6265bis
     /// §4.1.2.5). Browsers treat `localhost` as secure, so development over `http://localhost` works.
+    #[must_use]
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
         self
@@ -87,12 +90,14 @@ impl CookieOptions {
     /// cross-site `POST`s (CSRF), but is sent when a user follows a link to the site, so arriving from an
     /// e-mail or another site does not look logged out, as it would with `Strict` (RFC 6265bis §8.8.2).
     /// `None` requires `Secure`.
+    #[must_use]
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
         self
     }
 
     /// The `Path` attribute. By default `/`: the session covers the whole site.
+    #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
@@ -100,12 +105,14 @@ impl CookieOptions {
 
     /// The `Domain` attribute. By default none: a host-only cookie, not shared with subdomains (the
     /// narrowest scope, RFC 6265bis §4.1.2.3).
+    #[must_use]
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
     /// CSRF protection for cookie-authenticated unsafe requests. By default on ([`CsrfOptions::default`]).
+    #[must_use]
     pub fn csrf(mut self, csrf: CsrfOptions) -> Self {
         self.csrf = csrf;
         self

@@ -44,6 +44,7 @@ impl CsrfOptions {
     ///
     /// # Panics
     /// If `origin` is not of the form `scheme://host[:port]` (a configuration mistake, caught at start-up).
+    #[must_use]
     pub fn allow_origin(mut self, origin: impl AsRef<str>) -> Self {
         let origin = origin.as_ref().trim_end_matches('/');
         let (scheme, authority) = split_origin(origin)

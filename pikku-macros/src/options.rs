@@ -57,7 +57,7 @@ fn path_display(path: &Path) -> String {
     crate::signature::path_text(path)
 }
 
-fn parse_bool(value: ParseStream) -> syn::Result<LitBool> {
+fn parse_bool(value: ParseStream<'_>) -> syn::Result<LitBool> {
     let expr: Expr = value.parse()?;
     match &expr {
         Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. }) => Ok(b.clone()),
@@ -68,7 +68,7 @@ fn parse_bool(value: ParseStream) -> syn::Result<LitBool> {
     }
 }
 
-fn parse_array(value: ParseStream, name: &str) -> syn::Result<Vec<Expr>> {
+fn parse_array(value: ParseStream<'_>, name: &str) -> syn::Result<Vec<Expr>> {
     let expr: Expr = value.parse()?;
     match expr {
         Expr::Array(array) => Ok(array.elems.into_iter().collect()),
@@ -76,7 +76,7 @@ fn parse_array(value: ParseStream, name: &str) -> syn::Result<Vec<Expr>> {
     }
 }
 
-fn parse_permissions(value: ParseStream) -> syn::Result<Vec<Vec<Path>>> {
+fn parse_permissions(value: ParseStream<'_>) -> syn::Result<Vec<Vec<Path>>> {
     let items = parse_array(value, "permissions")?;
     let nested = items.iter().filter(|e| matches!(e, Expr::Array(_))).count();
     if nested == 0 {
@@ -108,7 +108,7 @@ fn permission_path(expr: &Expr) -> syn::Result<Path> {
     }
 }
 
-fn parse_tags(value: ParseStream) -> syn::Result<Vec<LitStr>> {
+fn parse_tags(value: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
     parse_array(value, "tags")?
         .into_iter()
         .map(|e| match e {

@@ -48,12 +48,14 @@ impl PikkuError {
     }
 
     /// Attaches a JSON payload that is sent as `payload` (not for 5xx errors, whose body is generic).
+    #[must_use]
     pub fn with_payload(mut self, payload: serde_json::Value) -> Self {
         self.payload = Some(payload);
         self
     }
 
     /// Adds a response header (for example `WWW-Authenticate` or `Allow`).
+    #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
@@ -166,6 +168,7 @@ impl PikkuError {
     }
 
     /// Renders the JSON response, logging server errors with the request id.
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn into_response(self, request_id: &RequestId) -> Response {
         let server_error = self.status.is_server_error();
         if server_error {

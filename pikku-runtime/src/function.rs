@@ -197,3 +197,12 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         Ok(Reply { response: output_response(&output)?, change: context.into_change() })
     }
 }
+
+impl<Sv, S> std::fmt::Debug for FunctionSlot<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionSlot")
+            .field("body_limit", &self.body_limit)
+            .field("installed", &self.installed.is_some())
+            .finish_non_exhaustive()
+    }
+}

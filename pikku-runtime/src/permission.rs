@@ -47,6 +47,12 @@ impl<Sv, S> Clone for SharedPermission<Sv, S> {
     }
 }
 
+impl<Sv: 'static, S: 'static> std::fmt::Debug for SharedPermission<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedPermission").field(&self.name()).finish()
+    }
+}
+
 /// The permissions of one function: global ones (each must pass) and the function's groups (one group
 /// must pass entirely; no group means no function-level requirement).
 pub(crate) struct Permissions<Sv, S> {

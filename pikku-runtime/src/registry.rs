@@ -201,6 +201,16 @@ pub struct Registry<Sv, S> {
     pub global_permissions: Vec<&'static str>,
 }
 
+impl<Sv, S> std::fmt::Debug for Registry<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("functions", &self.functions)
+            .field("middleware", &self.middleware)
+            .field("global_permissions", &self.global_permissions)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Sv, S> Registry<Sv, S> {
     /// Whether a request with this method and path reaches a function (route lookup only; for benchmarks).
     #[doc(hidden)]
@@ -220,6 +230,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
+    #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
     pub fn build(body_limit: usize) -> Result<Self, StartupError> {
         let mismatch =
             |what: String, location: SourceLocation, m: crate::function::TypeMismatch| StartupError::TypeMismatch {

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use http::HeaderValue;
 
 /// Longest client-supplied id we echo; longer ones are replaced (they are not "short").
-pub const MAX_REQUEST_ID_LEN: usize = 48;
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 48;
 
 /// The header that carries the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -70,6 +70,7 @@ impl RequestId {
 
     /// The id as a header value. Every response carries one, so the bytes are cut from a per-thread
     /// shared buffer (one allocation per few hundred ids) instead of a copy of their own each.
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn to_header_value(&self) -> HeaderValue {
         let id = &self.bytes[..self.len as usize];
         let shared = ID_ARENA.with(|arena| {

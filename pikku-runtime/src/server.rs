@@ -61,6 +61,12 @@ impl<Sv, S> Clone for Server<Sv, S> {
     }
 }
 
+impl<Sv, S> std::fmt::Debug for Server<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("functions", &self.inner.registry.functions.len()).finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct ServerInner<Sv, S> {
     pub(crate) registry: Registry<Sv, S>,
     pub(crate) services: Sv,

@@ -119,6 +119,16 @@ pub struct Wirings<Sv, S> {
     pub(crate) permissions: Vec<SharedPermission<Sv, S>>,
 }
 
+impl<Sv, S> std::fmt::Debug for Wirings<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wirings")
+            .field("routes", &self.routes.len())
+            .field("global_middleware", &self.global.len())
+            .field("permissions", &self.permissions.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Sv, S> Default for Wirings<Sv, S> {
     fn default() -> Self {
         Self { routes: Vec::new(), global: Vec::new(), http: Vec::new(), tags: Vec::new(), permissions: Vec::new() }
@@ -129,6 +139,7 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     /// Wires `function` (a `#[pikku_func]`, named as a Rust path) to `method` and `template`.
     /// Path parameters are written `:name` or `{name}`.
     #[track_caller]
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn route<F: 'static>(&mut self, method: Method, template: &str, function: F) -> RouteBuilder<'_, Sv, S> {
         let _ = function;
         self.routes.push(RouteDecl {
@@ -204,14 +215,27 @@ pub struct RouteBuilder<'w, Sv, S> {
     route: &'w mut RouteDecl<Sv, S>,
 }
 
+impl<Sv, S> std::fmt::Debug for RouteBuilder<'_, Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteBuilder")
+            .field("method", &self.route.method)
+            .field("template", &self.route.template)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Sv, S> RouteBuilder<'_, Sv, S> {
     /// Route middleware: runs after tag middleware, before the function's own.
+    // The route is changed in place: a builder that is dropped has still done its work.
+    #[allow(clippy::return_self_not_must_use)]
     pub fn middleware(self, middleware: impl IntoIterator<Item = SharedMiddleware<Sv, S>>) -> Self {
         self.route.middleware.extend(middleware);
         self
     }
 
     /// Tags of this route (tag middleware applies).
+    // The route is changed in place: a builder that is dropped has still done its work.
+    #[allow(clippy::return_self_not_must_use)]
     pub fn tags<'t>(self, tags: impl IntoIterator<Item = &'t str>) -> Self {
         self.route.tags.extend(tags.into_iter().map(str::to_owned));
         self

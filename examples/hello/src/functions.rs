@@ -7,19 +7,19 @@ use crate::{Services, Session};
 
 /// Input of `hello`: filled from the query string.
 #[derive(Deserialize)]
-pub struct HelloInput {
+pub(crate) struct HelloInput {
     name: Option<String>,
 }
 
 /// Output of `hello` and `whoami`.
 #[derive(Serialize)]
-pub struct Greeting {
+pub(crate) struct Greeting {
     message: String,
 }
 
 /// Greets anyone; no session needed.
 #[pikku_func(auth = false, description = "Greets the caller by name", tags = ["public"])]
-pub async fn hello(
+pub(crate) async fn hello(
     services: &Services,
     data: HelloInput,
     _ctx: &OptionalContext<Session>,
@@ -30,6 +30,6 @@ pub async fn hello(
 
 /// Greets the session's user: the session is guaranteed by the type.
 #[pikku_func(description = "Greets the signed-in user")]
-pub async fn whoami(services: &Services, _data: (), ctx: &Context<Session>) -> Result<Greeting, PikkuError> {
+pub(crate) async fn whoami(services: &Services, _data: (), ctx: &Context<Session>) -> Result<Greeting, PikkuError> {
     Ok(Greeting { message: format!("{}, {}!", services.greeting, ctx.session().user) })
 }

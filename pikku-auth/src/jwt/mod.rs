@@ -152,6 +152,7 @@ impl JwtService {
 
     /// HS256 with a random 32-byte secret (for a demo with no configured secret: tokens do not survive a
     /// restart).
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn hs256_random() -> Self {
         let mut secret = [0u8; MIN_HMAC_SECRET_LEN];
         rand::rngs::OsRng.fill_bytes(&mut secret);

@@ -136,6 +136,9 @@ pub fn session_claims<S: Serialize + ?Sized>(session: &S, issued_at: i64, expire
 }
 
 /// Now, in seconds since the epoch: what `iat` and `exp` count.
+///
+/// # Panics
+/// When the clock is past the year 2262.
 pub fn now() -> i64 {
     jsonwebtoken::get_current_timestamp().try_into().expect("the clock is before 2262")
 }

@@ -12,14 +12,14 @@ use pikku_baseline::Baseline;
 const SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
 
 /// The two servers under comparison and a valid token.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub server: Server<Services, UserSession>,
     pub baseline: Baseline,
     pub token: String,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let jwt = JwtService::hs256(SECRET).expect("valid secret");
         let session = UserSession { user_id: "u1".into(), role: "admin".into() };
         let token = jwt.encode(Duration::from_secs(3600), &session).expect("token");
@@ -30,7 +30,7 @@ impl Fixture {
 
 /// One request shape of the comparison.
 #[derive(Clone, Copy)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// `GET /health`, no credential.
     Health,
     /// `GET /me` with `Authorization: Bearer <jwt>`.
@@ -40,16 +40,16 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [(&'static str, Scenario); 3] =
+    pub(crate) const ALL: [(&'static str, Scenario); 3] =
         [("health", Scenario::Health), ("me_bearer", Scenario::MeBearer), ("me_cookie", Scenario::MeCookie)];
 
     #[allow(dead_code)] // not every program that includes this module looks scenarios up by name
-    pub fn named(name: &str) -> Option<Scenario> {
+    pub(crate) fn named(name: &str) -> Option<Scenario> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }
 
     /// A fresh request of this scenario (both servers take the same one).
-    pub fn request(self, token: &str) -> http::Request<RequestBody> {
+    pub(crate) fn request(self, token: &str) -> http::Request<RequestBody> {
         let builder = http::Request::builder().header("host", "127.0.0.1").header("user-agent", "bench");
         let builder = match self {
             Scenario::Health => builder.uri("/health"),

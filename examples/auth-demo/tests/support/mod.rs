@@ -10,37 +10,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-pub use pikku::testing::*;
+pub(crate) use pikku::testing::*;
 
 /// The HS256 secret every test server runs with (at least 32 bytes).
-pub const SECRET: &str = "auth-demo-integration-test-secret-0123456789";
+pub(crate) const SECRET: &str = "auth-demo-integration-test-secret-0123456789";
 /// The demo binary.
-pub const BIN: &str = env!("CARGO_BIN_EXE_auth-demo");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_auth-demo");
 
-pub const ALICE: (&str, &str) = ("alice@example.com", "correct horse");
-pub const BOB: (&str, &str) = ("bob@example.com", "battery staple");
-pub const API_KEY: &str = "test-key-1";
+pub(crate) const ALICE: (&str, &str) = ("alice@example.com", "correct horse");
+pub(crate) const BOB: (&str, &str) = ("bob@example.com", "battery staple");
+pub(crate) const API_KEY: &str = "test-key-1";
 
 /// Forges tokens with the server's secret, as the demo signs them (HS256, kid `primary`).
-pub fn forger() -> TokenForger {
+pub(crate) fn forger() -> TokenForger {
     TokenForger::hs256(SECRET)
 }
 
 /// A session as the demo's tokens carry it: `{"userId", "role"}`.
-pub fn session(user_id: &str, role: &str) -> serde_json::Value {
+pub(crate) fn session(user_id: &str, role: &str) -> serde_json::Value {
     serde_json::json!({"userId": user_id, "role": role})
 }
 
 /// The demo binary serving on 127.0.0.1, killed on drop. Requests are made through it as through its
 /// [`HttpClient`].
-pub struct Server {
+pub(crate) struct Server {
     client: HttpClient,
     child: Child,
 }
 
 impl Server {
     /// Starts the binary with `PORT=0`, `HOST=127.0.0.1` and [`SECRET`], and waits for its address line.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut child = Command::new(BIN)
             .env("PORT", "0")
             .env("HOST", "127.0.0.1")
@@ -71,12 +71,12 @@ impl Server {
     }
 
     /// `http://127.0.0.1:<port>`: the origin of this server.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://{}", self.client.addr())
     }
 
     /// Logs in and returns (bearer token, the cookie's token).
-    pub async fn login(&self, who: (&str, &str)) -> (String, String) {
+    pub(crate) async fn login(&self, who: (&str, &str)) -> (String, String) {
         let resp = self.post("/login").json(&serde_json::json!({"email": who.0, "password": who.1})).send().await;
         resp.assert_status(200);
         let token = resp.json_value()["token"].as_str().expect("token").to_owned();
@@ -102,7 +102,7 @@ impl Drop for Server {
 
 /// The first line of `stream`, read on a helper thread so the wait is bounded. The thread then keeps
 /// draining the stream so the child never blocks on a full pipe.
-pub fn first_line(stream: impl std::io::Read + Send + 'static, limit: Duration) -> Option<String> {
+pub(crate) fn first_line(stream: impl std::io::Read + Send + 'static, limit: Duration) -> Option<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -116,7 +116,7 @@ pub fn first_line(stream: impl std::io::Read + Send + 'static, limit: Duration) 
 
 /// One server shared by the tests of a binary that run at the same time: it lives while any test holds
 /// it, so the process is always killed (statics are never dropped).
-pub fn shared() -> Arc<Server> {
+pub(crate) fn shared() -> Arc<Server> {
     static SHARED: Mutex<Weak<Server>> = Mutex::new(Weak::new());
     let mut slot = SHARED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(server) = slot.upgrade() {
