@@ -49,7 +49,7 @@ fn duplicate_function_id_refuses_to_start_naming_both_places() {
     let lines: Vec<usize> = source
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("pub async fn same_name("))
+        .filter(|(_, l)| l.trim_start().starts_with("pub(crate) async fn same_name("))
         .map(|(i, _)| i + 1)
         .collect();
     assert_eq!(lines.len(), 2);
