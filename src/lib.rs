@@ -6,6 +6,7 @@ pub use pikku_macros::{pikku_auth, pikku_func, pikku_middleware, pikku_permissio
 pub use pikku_runtime::*;
 
 /// Authentication: the JWT service, the bearer / cookie / API-key strategies, session stores.
+#[doc(inline)]
 pub use ::pikku_auth as auth;
 
 /// The test kit (feature `testing`, for `[dev-dependencies]` only): [`TestClient`](testing::TestClient)
