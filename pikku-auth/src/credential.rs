@@ -30,14 +30,18 @@ pub(crate) struct TokenMeta {
 
 impl TokenMeta {
     fn new(token: &str, jti: Option<String>, issued_at: Option<i64>, expires_at: i64) -> Self {
-        let (key, has_session_id) = match jti {
-            Some(mut jti) => {
-                // Same rule as `DecodedToken::session_id`, reusing the `jti` allocation.
-                if let Some(dot) = jti.find('.') {
-                    jti.truncate(dot);
-                }
-                (jti, true)
+        // Same rule as `DecodedToken::session_id`, reusing the `jti` allocation.
+        let session_id = jti.map(|mut jti| {
+            if let Some(dot) = jti.find('.') {
+                jti.truncate(dot);
             }
+            jti
+        });
+        // A `jti` that is not one of ours (another issuer's `urn:x`, an empty or over-long id) is treated as
+        // absent: the token is known by its signature, and a refresh must not try to continue it (minting
+        // refuses such an id, which would make every refreshed request a 500).
+        let (key, has_session_id) = match session_id.filter(|id| crate::jwt::is_session_id(id)) {
+            Some(id) => (id, true),
             None => {
                 let signature = token.rsplit('.').next().unwrap_or_default();
                 let mut key = String::with_capacity(4 + signature.len());

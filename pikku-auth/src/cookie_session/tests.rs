@@ -205,6 +205,31 @@ async fn cookie_past_its_refresh_point_is_reissued_keeping_the_session_id() {
 }
 
 #[tokio::test]
+async fn a_foreign_jti_past_the_refresh_point_is_refreshed_not_a_500() {
+    let services = services(true);
+    for jti in ["urn:x", ".nonce", "urn:x.nonce", &"a".repeat(129)] {
+        let iat = now_secs() - 16 * DAY;
+        let mut claims = crate::testing::session_claims(&alice(), iat, iat + 30 * DAY);
+        claims["jti"] = jti.into();
+        let cookie = format!("session={}", crate::testing::TokenForger::hs256(SECRET).forge(&claims));
+        let outcome =
+            run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 200, "jti {jti:?}");
+        assert_eq!(outcome.seen_session, Some(alice()), "jti {jti:?}");
+        let cookies = set_cookies(&outcome.response);
+        assert_eq!(cookies.len(), 1, "jti {jti:?}: refreshed");
+        let refreshed = decode(&services, &issued_token(&cookies[0]));
+        assert_eq!(refreshed.session, alice());
+
+        // Logging out with it revokes it, by its signature.
+        run(&services, vec![cookie_mw()], request("POST", "/logout", &[("cookie", &cookie)]), logout_response()).await;
+        let outcome =
+            run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+        assert_eq!(outcome.seen_session, None, "jti {jti:?}: revoked");
+    }
+}
+
+#[tokio::test]
 async fn cookie_before_its_refresh_point_is_not_reissued() {
     let services = services(false);
     let token = aged_token(&alice(), "sessionid1", 14 * DAY, 30 * DAY);

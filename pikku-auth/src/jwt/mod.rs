@@ -66,6 +66,14 @@ const NONCE_BYTES: usize = 9;
 /// Longest session id accepted by [`JwtService::encode_for_session`].
 const MAX_SESSION_ID_LEN: usize = 128;
 
+/// Whether `id` has the shape of a session id this service mints and continues: 1 to 128 base64url
+/// characters. A `jti` of another shape (another issuer's, such as `urn:x`) names no session of ours.
+pub(crate) fn is_session_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_SESSION_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 struct Inner {
     /// `keys[0]` signs; all verify.
     keys: Vec<KeyEntry>,
@@ -196,10 +204,7 @@ impl JwtService {
         session: &S,
         session_id: &str,
     ) -> Result<String, JwtError> {
-        let valid = !session_id.is_empty()
-            && session_id.len() <= MAX_SESSION_ID_LEN
-            && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
+        if !is_session_id(session_id) {
             return Err(JwtError::InvalidSessionId);
         }
         self.mint(expires_in, session, Some(session_id))
