@@ -91,6 +91,70 @@ mod tests {
         assert_eq!(written, ["inner", "outer"]);
     }
 
+    fn removed(response: &pikku_runtime::Response, name: &str) -> bool {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with(&format!("{name}=; Max-Age=0")))
+    }
+
+    #[tokio::test]
+    async fn a_strategy_that_waits_keeps_the_onion_order_on_the_way_back() {
+        // The store answers after a wait, so the bearer strategy's answer is a future: the rest of the
+        // stretch (the cookie) runs inside it, and both ways back still run, innermost first.
+        let remote = RemoteStore(crate::InMemorySessionStore::new());
+        let services = TestServices { remote_store: Some(remote), ..services(true) };
+        let bearer = format!("Bearer {}", services.jwt.sign(&alice()).unwrap());
+        let chain = || vec![auth_bearer(), auth_cookie(CookieOptions::new("session", HOUR))];
+        let logout = request("POST", "/logout", &[("authorization", &bearer)]);
+        let outcome = run(&services, chain(), logout, logout_response()).await;
+        assert_eq!(outcome.seen_session, Some(alice()));
+        assert!(removed(&outcome.response, "session"), "the cookie strategy saw the logout");
+        let again = request("GET", "/me", &[("authorization", &bearer)]);
+        let outcome = run(&services, chain(), again, ok_response()).await;
+        assert_eq!(outcome.response.status(), 401, "the bearer strategy revoked its session");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_still_passes_the_strategies_before_it_on_the_way_back() {
+        // Demo order: a bad cookie is treated as absent, then a bad API key refuses the request; the refusal
+        // still removes the bad cookie.
+        let services = services(false);
+        let chain = vec![
+            auth_bearer(),
+            auth_cookie(CookieOptions::new("session", HOUR)),
+            crate::auth_api_key(crate::ApiKeyOptions::new(crate::ApiKeySource::Header)),
+        ];
+        let pairs = [("cookie", "session=not-a-jwt"), ("x-api-key", "not-a-key")];
+        let outcome = run(&services, chain, request("GET", "/me", &pairs), ok_response()).await;
+        assert!(!outcome.endpoint_ran);
+        assert_eq!(outcome.response.status(), 401);
+        assert!(removed(&outcome.response, "session"));
+        assert_eq!(outcome.response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[tokio::test]
+    async fn a_strategy_wrapped_as_plain_middleware_behaves_the_same() {
+        // Generic code may wrap a strategy's handle in another handle: it then runs on its own future.
+        let services = services(false);
+        let bearer = format!("Bearer {}", services.jwt.sign(&alice()).unwrap());
+        let wrapped = |m| pikku_runtime::SharedMiddleware::new(m);
+        let chain = vec![wrapped(auth_bearer()), wrapped(auth_cookie(CookieOptions::new("session", HOUR)))];
+        let login = request("POST", "/login", &[("authorization", &bearer)]);
+        let outcome = run(&services, chain, login, login_response(bob())).await;
+        assert_eq!(outcome.seen_session, Some(alice()), "the first strategy won");
+        assert!(outcome.response.headers().get(header::SET_COOKIE).is_some(), "the cookie strategy saw the login");
+        let chain = vec![wrapped(auth_bearer())];
+        let outcome = run(&services, chain, request("GET", "/me", &[]), || {
+            let mut response = pikku_runtime::Response::new(Default::default());
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        })
+        .await;
+        assert_eq!(outcome.response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
     #[tokio::test]
     async fn a_change_on_a_response_turned_into_an_error_is_not_applied() {
         let services = services(false);
