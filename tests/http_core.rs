@@ -359,7 +359,7 @@ mod middleware {
         let mut response = next.run(request).await;
         let seen = match change.get() {
             None => "none".to_owned(),
-            Some(pikku::SessionChange::Set(session)) => format!("set:{}", session.user),
+            Some(pikku::SessionChange::Set { session, .. }) => format!("set:{}", session.user),
             Some(pikku::SessionChange::Cleared) => "cleared".to_owned(),
         };
         response.headers_mut().insert("x-session-change", HeaderValue::from_str(&seen).expect("header text"));

@@ -10,7 +10,7 @@ use pikku_runtime::{header, HeaderMap, HeaderValue, PikkuError, Request, Respons
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::credential::{now_secs, verify, TokenMeta};
+use crate::credential::{check_revocation, decode, now_secs, verify, TokenMeta};
 use crate::csrf::CsrfOptions;
 use crate::revocation::revoke;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
@@ -20,6 +20,9 @@ const NAME: &str = "auth_cookie";
 
 /// The `Expires` of a removal cookie: the epoch, so every browser drops the cookie at once.
 const EPOCH_HTTP_DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// Default absolute lifetime of a session: 90 days from the login, however active the user.
+pub const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
 /// Options of [`auth_cookie`]. Every attribute has the secure default; an option overrides it.
 ///
@@ -37,6 +40,7 @@ pub struct CookieOptions {
     name: String,
     expires_in: Duration,
     refresh_after: Option<Duration>,
+    absolute_lifetime: Duration,
     http_only: bool,
     secure: bool,
     same_site: SameSite,
@@ -52,6 +56,7 @@ impl CookieOptions {
             name: name.into(),
             expires_in,
             refresh_after: None,
+            absolute_lifetime: DEFAULT_ABSOLUTE_LIFETIME,
             http_only: true,
             secure: true,
             same_site: SameSite::Lax,
@@ -67,6 +72,17 @@ impl CookieOptions {
     #[must_use]
     pub fn refresh_after(mut self, after: Duration) -> Self {
         self.refresh_after = Some(after);
+        self
+    }
+
+    /// The longest a session lasts from its login, however often it is refreshed. By default
+    /// [`DEFAULT_ABSOLUTE_LIFETIME`] (90 days): a stolen cookie kept alive by a thief's requests dies anyway,
+    /// and the user logs in again (OWASP Session Management Cheat Sheet, "Absolute Timeout"). The login time
+    /// travels in the token (`auth_time`, or `iat` of the first token); a token without `iat` is never
+    /// refreshed.
+    #[must_use]
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.absolute_lifetime = lifetime;
         self
     }
 
@@ -126,6 +142,8 @@ pub(crate) struct CookieStrategy<S> {
     /// `Max-Age`, whole seconds (rounded up like the token's `exp`).
     max_age: u64,
     refresh_after: Duration,
+    /// Whole seconds.
+    absolute_lifetime: i64,
     /// `; HttpOnly; Secure; SameSite=Lax; Path=/[; Domain=d]`.
     attributes: Box<str>,
     /// `name=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT<attributes>`.
@@ -158,9 +176,17 @@ impl<S> fmt::Debug for CookieStrategy<S> {
 ///   with a fresh lifetime and the same session id, so a later logout revokes the refreshed token too.
 /// * CSRF: see [`CsrfOptions`]; a cross-site unsafe request authenticated by the cookie gets 403.
 ///
+/// * Several cookies of the name in one `Cookie` header (a stale one set for another path or a parent
+///   domain, or one planted by a sibling subdomain): the first that verifies is used, and a bad one beside it
+///   is not answered with a removal (which would delete the good one). Bytes that are not ASCII elsewhere in
+///   the header do not stop the cookie being found.
+/// * Every response that writes or removes the cookie carries `Cache-Control: no-store`.
+///
 /// # Panics
 /// At construction, if the name is not a cookie name (RFC 6265 `token`), the path or domain contain `;` or
-/// control characters, or `SameSite=None` is asked for without `Secure` (browsers drop such a cookie).
+/// control characters, `SameSite=None` is asked for without `Secure` (browsers drop such a cookie), or the
+/// name's prefix is broken by the options: `__Host-` requires `Secure`, `Path=/` and no `Domain`, and
+/// `__Secure-` requires `Secure` (RFC 6265bis §4.1.3; browsers refuse such a cookie).
 pub fn auth_cookie<Sv, S>(options: CookieOptions) -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
@@ -171,8 +197,18 @@ where
 
 impl<S> CookieStrategy<S> {
     fn new(options: CookieOptions) -> Self {
-        let CookieOptions { name, expires_in, refresh_after, http_only, secure, same_site, path, domain, csrf } =
-            options;
+        let CookieOptions {
+            name,
+            expires_in,
+            refresh_after,
+            absolute_lifetime,
+            http_only,
+            secure,
+            same_site,
+            path,
+            domain,
+            csrf,
+        } = options;
         let name_ok =
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
         assert!(name_ok, "auth_cookie: {name:?} is not a valid cookie name");
@@ -185,6 +221,18 @@ impl<S> CookieStrategy<S> {
             secure || same_site != SameSite::None,
             "auth_cookie: SameSite=None requires Secure (RFC 6265bis §4.1.2.7); browsers drop the cookie otherwise"
         );
+        // Browsers match the prefixes case-insensitively (RFC 6265bis §5.7, step 21).
+        let prefix = |p: &str| name.get(..p.len()).is_some_and(|n| n.eq_ignore_ascii_case(p));
+        if prefix("__Host-") {
+            assert!(
+                secure && path == "/" && domain.is_none(),
+                "auth_cookie: a `__Host-` cookie requires Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2); \
+                 browsers refuse it otherwise"
+            );
+        }
+        if prefix("__Secure-") {
+            assert!(secure, "auth_cookie: a `__Secure-` cookie requires Secure (RFC 6265bis §4.1.3.1)");
+        }
 
         let mut attributes = String::new();
         if http_only {
@@ -202,9 +250,10 @@ impl<S> CookieStrategy<S> {
 
         let refresh_after = refresh_after.unwrap_or(expires_in / 2);
         let mut describe = format!(
-            "name={name}, expires_in={}, refresh_after={}",
+            "name={name}, expires_in={}, refresh_after={}, absolute_lifetime={}",
             human_duration(expires_in),
-            human_duration(refresh_after)
+            human_duration(refresh_after),
+            human_duration(absolute_lifetime)
         );
         if http_only {
             describe.push_str(", HttpOnly");
@@ -223,6 +272,7 @@ impl<S> CookieStrategy<S> {
             expires_in,
             max_age: expires_in.as_secs() + u64::from(expires_in.subsec_nanos() > 0),
             refresh_after,
+            absolute_lifetime: i64::try_from(absolute_lifetime.as_secs()).unwrap_or(i64::MAX),
             attributes: attributes.into(),
             removal,
             describe,
@@ -231,37 +281,41 @@ impl<S> CookieStrategy<S> {
         }
     }
 
-    /// `Set-Cookie` carrying `token`, with a fresh `Max-Age` and `Expires`.
-    fn issue(&self, token: &str) -> Result<HeaderValue, PikkuError> {
-        let expires = now_secs().saturating_add(i64::try_from(self.max_age).unwrap_or(i64::MAX));
+    /// `Set-Cookie` carrying `token`, with `Max-Age` and `Expires` `max_age` seconds from now.
+    fn issue(&self, token: &str, max_age: u64) -> Result<HeaderValue, PikkuError> {
+        let expires = now_secs().saturating_add(i64::try_from(max_age).unwrap_or(i64::MAX));
         let mut value = String::with_capacity(self.name.len() + token.len() + self.attributes.len() + 64);
         value.push_str(&self.name);
         value.push('=');
         value.push_str(token);
         value.push_str(&self.attributes);
-        let _ = write!(value, "; Max-Age={}; Expires=", self.max_age);
+        let _ = write!(value, "; Max-Age={max_age}; Expires=");
         write_http_date(&mut value, expires);
         HeaderValue::try_from(value).map_err(|_| PikkuError::internal("session cookie is not a valid header value"))
     }
 
-    /// The value of this strategy's cookie, if the request carries it (the first one when repeated).
+    /// The values of this strategy's cookie in the request, in order (a name may repeat).
     ///
     /// A `Cookie` header is `name=value` pairs separated by `;` (RFC 6265 §4.2.1; a value may be quoted).
+    /// Read as bytes, so a byte that is not ASCII in another cookie does not hide this one (browsers send
+    /// what servers set, UTF-8 included); a value of ours that is not UTF-8 cannot be a token and is skipped.
     /// Read directly rather than through `cookie::Cookie::split_parse`, which parses every cookie of the
     /// header in full: measured at about 3,000 instructions per request for a three-cookie header, ten
     /// times this.
-    fn find<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    fn candidates<'a>(&'a self, headers: &'a HeaderMap) -> impl Iterator<Item = &'a str> + 'a {
+        let name = self.name.as_bytes();
         headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|cookies| cookies.split(';'))
-            .find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                (name.trim() == &*self.name).then(|| {
-                    let value = value.trim();
-                    value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
-                })
+            .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+            .filter_map(move |pair| {
+                let eq = pair.iter().position(|&b| b == b'=')?;
+                if pair[..eq].trim_ascii() != name {
+                    return None;
+                }
+                let value = pair[eq + 1..].trim_ascii();
+                let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
+                std::str::from_utf8(value).ok().filter(|v| !v.is_empty())
             })
     }
 }
@@ -269,7 +323,7 @@ impl<S> CookieStrategy<S> {
 /// What the cookie strategy keeps for the way back.
 #[derive(Debug)]
 pub(crate) enum CookieState<S> {
-    /// The cookie was present but invalid: the response removes it.
+    /// The cookie was present but none of its values verified: the response removes it.
     Invalid,
     /// The cookie authenticated the request.
     Valid {
@@ -278,13 +332,16 @@ pub(crate) enum CookieState<S> {
         /// The session, when the token is past its refresh point.
         refresh: Option<S>,
     },
+    /// Another strategy authenticated the request, which carries the cookie as well: its values, verified
+    /// (and their sessions revoked) only if the function logs out or in.
+    Alongside(Vec<Box<str>>),
 }
 
 /// What the response gets.
 enum Write {
     Nothing,
     Remove,
-    Issue(String),
+    Issue { token: String, max_age: u64 },
 }
 
 impl<Sv, S> AuthStrategy<Sv, S> for CookieStrategy<S>
@@ -307,25 +364,57 @@ where
         services: &'a Sv,
         request: &Request<S>,
     ) -> Step<'a, Result<Authenticated<S, CookieState<S>>, PikkuError>> {
-        let Some(cookie) = self.find(request.headers()) else { return Step::Ready(Ok(Authenticated::none())) };
-        if cookie.is_empty() {
-            return Step::Ready(Ok(Authenticated::none()));
-        }
+        let mut candidates = self.candidates(request.headers());
+        let Some(first) = candidates.next() else { return Step::Ready(Ok(Authenticated::none())) };
         // Decided now (it reads the request), applied only if the cookie authenticates the request: an
         // invalid cookie is no session, and a request without a session is no CSRF risk.
         let csrf = self.csrf.check(request.method(), request.headers(), request.uri().authority().map(|a| a.as_str()));
-        verify::<Sv, S>(services, NAME, cookie).map(move |verified| {
-            let (session, meta) = match verified? {
-                Ok(verified) => verified,
-                Err(rejection) => {
-                    rejection.log(NAME);
-                    return Ok(Authenticated::absent(CookieState::Invalid));
-                }
-            };
+        let accept = move |(session, meta): (S, TokenMeta)| {
             csrf?;
             let refresh = self.refresh_due(&meta).then(|| session.clone());
             Ok(Authenticated::session_with_state(session, CookieState::Valid { meta, refresh }))
-        })
+        };
+        // The first value that verifies wins; one cookie (the usual case) allocates nothing here.
+        let mut pending = Some(first);
+        loop {
+            let Some(token) = pending.take().or_else(|| candidates.next()) else {
+                return Step::Ready(Ok(Authenticated::absent(CookieState::Invalid)));
+            };
+            let (session, meta) = match decode::<Sv, S>(services, token) {
+                Ok(decoded) => decoded,
+                Err(rejection) => {
+                    rejection.log(NAME);
+                    continue;
+                }
+            };
+            match check_revocation(services, NAME, session, meta) {
+                Step::Ready(Err(store_failed)) => return Step::Ready(Err(store_failed)),
+                Step::Ready(Ok(Ok(verified))) => return Step::Ready(accept(verified)),
+                Step::Ready(Ok(Err(rejection))) => rejection.log(NAME),
+                Step::Wait(answer) => {
+                    // A remote store: the rest of the values must outlive the request's borrow.
+                    let rest: Vec<String> = candidates.map(str::to_owned).collect();
+                    return Step::Wait(Box::pin(async move {
+                        match answer.await? {
+                            Ok(verified) => return accept(verified),
+                            Err(rejection) => rejection.log(NAME),
+                        }
+                        for token in rest {
+                            match verify::<Sv, S>(services, NAME, &token).await? {
+                                Ok(verified) => return accept(verified),
+                                Err(rejection) => rejection.log(NAME),
+                            }
+                        }
+                        Ok(Authenticated::absent(CookieState::Invalid))
+                    }));
+                }
+            }
+        }
+    }
+
+    fn alongside(&self, _services: &Sv, request: &Request<S>) -> Option<CookieState<S>> {
+        let values: Vec<Box<str>> = self.candidates(request.headers()).map(Box::from).collect();
+        (!values.is_empty()).then_some(CookieState::Alongside(values))
     }
 
     fn respond<'a>(
@@ -337,67 +426,92 @@ where
     ) -> Step<'a, Result<(), PikkuError>> {
         match self.write_back(services, state, change, response) {
             Err(e) => Step::Ready(Err(e)),
-            Ok(None) => Step::Ready(Ok(())),
-            Ok(Some(meta)) => Step::Wait(Box::pin(async move { revoke(services, NAME, &meta).await })),
+            Ok(to_revoke) if to_revoke.is_empty() => Step::Ready(Ok(())),
+            Ok(to_revoke) => Step::Wait(Box::pin(async move {
+                for meta in &to_revoke {
+                    revoke(services, NAME, meta).await?;
+                }
+                Ok(())
+            })),
         }
     }
 }
 
-impl<S: Serialize + Clone + Send + Sync + 'static> CookieStrategy<S> {
-    /// Whether a valid cookie's token has lived past the refresh point. Without `iat` (possible in a
-    /// foreign token), the age is inferred from the expiry.
+impl<S: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CookieStrategy<S> {
+    /// Whether a valid cookie's token has lived past the refresh point, and its session may still be
+    /// extended: a token without `iat` (possible in a foreign token) is never refreshed, nor one whose
+    /// session has reached its absolute lifetime.
     fn refresh_due(&self, meta: &TokenMeta) -> bool {
-        let issued_at = meta.issued_at.unwrap_or_else(|| {
-            meta.expires_at.saturating_sub(i64::try_from(self.expires_in.as_secs()).unwrap_or(i64::MAX))
-        });
-        let age = now_secs().saturating_sub(issued_at);
+        let (Some(issued_at), Some(auth_time)) = (meta.issued_at, meta.auth_time) else { return false };
+        let now = now_secs();
+        let age = now.saturating_sub(issued_at);
         u64::try_from(age).is_ok_and(|age| Duration::from_secs(age) >= self.refresh_after)
+            && now < auth_time.saturating_add(self.absolute_lifetime)
     }
 
-    /// Writes the cookie the response calls for (issue, refresh, remove) and returns the session to
-    /// revoke, if any. Synchronous: only the revocation may need the (possibly remote) store.
+    /// Writes the cookie the response calls for (issue, refresh, remove) and returns the sessions to
+    /// revoke. Synchronous: only the revocation may need the (possibly remote) store.
     fn write_back<Sv: AuthServices>(
         &self,
         services: &Sv,
         state: Option<CookieState<S>>,
         change: Option<&SessionChange<S>>,
         response: &mut Response,
-    ) -> Result<Option<TokenMeta>, PikkuError> {
+    ) -> Result<Vec<TokenMeta>, PikkuError> {
         let jwt = services.jwt();
         let mint_error =
             |e: crate::jwt::JwtError| PikkuError::internal(format!("could not mint the session cookie: {e}"));
         let (write, revoke_old) = match (change, state) {
-            (Some(SessionChange::Set(session)), state) => {
-                // A new session id on every change (login): session fixation is impossible.
-                let token = jwt.encode(self.expires_in, session).map_err(mint_error)?;
-                (Write::Issue(token), valid_meta(state))
+            (Some(SessionChange::Set { session, id }), state) => {
+                // The id `set_session` chose: new on every change (login), so session fixation is impossible,
+                // and shared with the bearer token the function may mint for it.
+                let token = jwt.encode_for_session(self.expires_in, session, id).map_err(mint_error)?;
+                (Write::Issue { token, max_age: self.max_age }, presented::<Sv, S>(services, state))
             }
-            (Some(SessionChange::Cleared), state) => (Write::Remove, valid_meta(state)),
-            (None, Some(CookieState::Invalid)) => (Write::Remove, None),
+            (Some(SessionChange::Cleared), state) => (Write::Remove, presented::<Sv, S>(services, state)),
+            (None, Some(CookieState::Invalid)) => (Write::Remove, Vec::new()),
             (None, Some(CookieState::Valid { meta, refresh: Some(session) })) if response.status().is_success() => {
-                let token = match meta.session_id() {
-                    Some(sid) => jwt.encode_for_session(self.expires_in, &session, sid),
-                    // A token without `jti` (minted by a Pikku TypeScript service) has no session id to keep.
-                    None => jwt.encode(self.expires_in, &session),
-                };
-                (Write::Issue(token.map_err(mint_error)?), None)
+                // `refresh_due` saw both.
+                let auth_time = meta.auth_time.unwrap_or(meta.expires_at);
+                let not_after = auth_time.saturating_add(self.absolute_lifetime);
+                let token =
+                    jwt.refresh(self.expires_in, &session, meta.session_id(), auth_time, not_after).map_err(mint_error)?;
+                let left = u64::try_from(not_after.saturating_sub(now_secs())).unwrap_or(0);
+                (Write::Issue { token, max_age: self.max_age.min(left) }, Vec::new())
             }
-            (None, _) => (Write::Nothing, None),
+            (None, _) => (Write::Nothing, Vec::new()),
         };
         let value = match write {
             Write::Nothing => return Ok(revoke_old),
             Write::Remove => self.removal.clone(),
-            Write::Issue(token) => self.issue(&token)?,
+            Write::Issue { token, max_age } => self.issue(&token, max_age)?,
         };
-        response.headers_mut().append(header::SET_COOKIE, value);
+        let headers = response.headers_mut();
+        headers.append(header::SET_COOKIE, value);
+        // A response that carries a session must not be kept by a shared cache (OWASP Session Management
+        // Cheat Sheet, "Web Content Caching").
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
         Ok(revoke_old)
     }
 }
 
-fn valid_meta<S>(state: Option<CookieState<S>>) -> Option<TokenMeta> {
+/// The sessions of the cookie values the request presented: the one that authenticated it, or, when
+/// another strategy did, every value that verifies (revocation needs no store check: revoking a revoked
+/// session again is harmless).
+fn presented<Sv: AuthServices, S: DeserializeOwned>(services: &Sv, state: Option<CookieState<S>>) -> Vec<TokenMeta> {
     match state {
-        Some(CookieState::Valid { meta, .. }) => Some(meta),
-        _ => None,
+        Some(CookieState::Valid { meta, .. }) => vec![meta],
+        Some(CookieState::Alongside(values)) => values
+            .iter()
+            .filter_map(|token| match decode::<Sv, S>(services, token) {
+                Ok((_, meta)) => Some(meta),
+                Err(rejection) => {
+                    rejection.log(NAME);
+                    None
+                }
+            })
+            .collect(),
+        Some(CookieState::Invalid) | None => Vec::new(),
     }
 }
 

@@ -52,11 +52,11 @@ pub mod testing;
 
 pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, StaticApiKeys};
 pub use bearer::{auth_bearer, auth_bearer_static};
-pub use cookie_session::{auth_cookie, CookieOptions, SameSite};
+pub use cookie_session::{auth_cookie, CookieOptions, SameSite, DEFAULT_ABSOLUTE_LIFETIME};
 pub use csrf::CsrfOptions;
 pub use jwt::{DecodedToken, JwtError, JwtService};
 pub use secret::constant_time_eq;
-pub use store::{InMemorySessionStore, SessionStore, StoreError};
+pub use store::{revoke_user_sessions, InMemorySessionStore, SessionRef, SessionStore, StoreError};
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 
 /// What the strategies need from the application's services: the JWT service and, optionally, a session

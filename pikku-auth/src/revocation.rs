@@ -38,7 +38,8 @@ pub(crate) async fn revoke<Sv: AuthServices>(
     meta: &TokenMeta,
 ) -> Result<(), PikkuError> {
     let Some(store) = services.session_store() else { return Ok(()) };
-    store.revoke(meta.revocation_key(), meta.revoke_until()).await.map_err(|e| store_unavailable(strategy, &e))
+    let keep_until = meta.revoke_until(services.jwt().leeway());
+    store.revoke(meta.session_id(), keep_until).await.map_err(|e| store_unavailable(strategy, &e))
 }
 
 pub(crate) fn store_unavailable(strategy: &str, error: &crate::StoreError) -> PikkuError {

@@ -16,7 +16,7 @@ use crate::jwt::JwtService;
 use crate::strategy::Step;
 pub(crate) use crate::testing::tamper;
 use crate::testing::{now, session_claims, TokenForger};
-use crate::{AuthServices, InMemorySessionStore, SessionStore, StoreError};
+use crate::{AuthServices, InMemorySessionStore, SessionRef, SessionStore, StoreError};
 
 pub(crate) const SECRET: [u8; 32] = [42; 32];
 
@@ -48,8 +48,8 @@ pub(crate) struct TestServices {
 pub(crate) struct RemoteStore(pub(crate) InMemorySessionStore);
 
 impl SessionStore for RemoteStore {
-    fn is_revoked<'a>(&'a self, session_id: &str) -> Step<'a, Result<bool, StoreError>> {
-        let answer = self.0.is_revoked(session_id);
+    fn is_revoked<'a>(&'a self, token: SessionRef<'_>) -> Step<'a, Result<bool, StoreError>> {
+        let answer = self.0.is_revoked(token);
         Step::Wait(Box::pin(async move {
             tokio::task::yield_now().await;
             answer.await
@@ -58,6 +58,14 @@ impl SessionStore for RemoteStore {
     fn revoke<'a>(&'a self, session_id: &'a str, expires_at: i64) -> BoxFuture<'a, Result<(), StoreError>> {
         self.0.revoke(session_id, expires_at)
     }
+    fn revoke_user<'a>(&'a self, user: &'a str, cutoff: i64, keep: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.revoke_user(user, cutoff, keep)
+    }
+}
+
+/// Whether the store has `session_id` revoked (by id: no user cut-off applies).
+pub(crate) async fn revoked(store: &dyn SessionStore, session_id: &str) -> bool {
+    store.is_revoked(SessionRef { session_id, user: None, auth_time: Some(now()) }).await.unwrap()
 }
 
 pub(crate) fn services(use_store: bool) -> TestServices {
@@ -77,11 +85,14 @@ struct FailingStore;
 struct Refused;
 
 impl SessionStore for FailingStore {
-    fn is_revoked<'a>(&'a self, _: &str) -> Step<'a, Result<bool, StoreError>> {
+    fn is_revoked<'a>(&'a self, _: SessionRef<'_>) -> Step<'a, Result<bool, StoreError>> {
         // A remote store's shape: the answer comes after a wait (which fails here).
         Step::Wait(Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) }))
     }
     fn revoke<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })
+    }
+    fn revoke_user<'a>(&'a self, _: &'a str, _: i64, _: i64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::Unavailable(Box::new(Refused))) })
     }
 }
@@ -205,7 +216,7 @@ pub(crate) fn logout_response() -> Reply {
 
 /// A successful function that called `set_session(session)`.
 pub(crate) fn login_response(session: TestSession) -> Reply {
-    Reply { respond: Box::new(|| status_response(StatusCode::OK)), change: Some(SessionChange::Set(session)) }
+    Reply { respond: Box::new(|| status_response(StatusCode::OK)), change: Some(SessionChange::Set { session, id: pikku_runtime::SessionId::generate() }) }
 }
 
 pub(crate) async fn body_text(response: Response) -> String {

@@ -6,12 +6,18 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::request_id::RequestId;
+use crate::session_id::SessionId;
 
 /// A change of session recorded by a function, applied by the strategies after a successful response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionChange<S> {
-    /// Issue this session (log in, or update the session's contents).
-    Set(S),
+    /// Issue this session (log in, or update the session's contents) under a fresh session id.
+    Set {
+        /// The session to issue.
+        session: S,
+        /// Its id, chosen by `set_session`: every credential minted for it carries this id.
+        id: SessionId,
+    },
     /// Remove the session (log out; with a session store, also revoke it).
     Cleared,
 }
@@ -89,7 +95,8 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let ctx = Context::for_test(Session { user_id: "u1".into(), role: "user".into() });
 /// promote(&Services, (), &ctx).await.unwrap();
-/// assert_eq!(ctx.recorded_change(), Some(pikku::SessionChange::Set(Session { user_id: "u1".into(), role: "admin".into() })));
+/// let Some(pikku::SessionChange::Set { session, .. }) = ctx.recorded_change() else { panic!("no session set") };
+/// assert_eq!(session, Session { user_id: "u1".into(), role: "admin".into() });
 /// # });
 /// # }
 /// ```
@@ -106,9 +113,12 @@ impl<S> Context<S> {
         &self.session
     }
 
-    /// Records a new session, applied to the response if the function succeeds.
-    pub fn set_session(&self, session: S) {
-        *lock(&self.change) = Some(SessionChange::Set(session));
+    /// Records a new session, applied to the response if the function succeeds, and returns the id it
+    /// gets. A new id on every change defeats session fixation (OWASP Session Management Cheat Sheet,
+    /// "Renew the Session ID After Any Privilege Level Change"). Mint any other credential of this login
+    /// (a bearer token) for the same id, so that logging out with either revokes both.
+    pub fn set_session(&self, session: S) -> SessionId {
+        record_set(&self.change, session)
     }
 
     /// Records the end of the session, applied to the response if the function succeeds.
@@ -136,9 +146,12 @@ impl<S> OptionalContext<S> {
         self.session.as_ref()
     }
 
-    /// Records a new session (for example on login), applied if the function succeeds.
-    pub fn set_session(&self, session: S) {
-        *lock(&self.change) = Some(SessionChange::Set(session));
+    /// Records a new session (for example on login), applied if the function succeeds, and returns the id
+    /// it gets. Mint any other credential of this login (the bearer token a login returns) for the same id,
+    /// so that logging out with either revokes both (with pikku-auth: `jwt.encode_for_session(lifetime,
+    /// &session, &id)`).
+    pub fn set_session(&self, session: S) -> SessionId {
+        record_set(&self.change, session)
     }
 
     /// Records the end of the session, applied if the function succeeds.
@@ -150,6 +163,12 @@ impl<S> OptionalContext<S> {
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
+}
+
+fn record_set<S>(change: &Mutex<Option<SessionChange<S>>>, session: S) -> SessionId {
+    let id = SessionId::generate();
+    *lock(change) = Some(SessionChange::Set { session, id });
+    id
 }
 
 /// A poisoned lock only means another holder panicked; the recorded change is still meaningful.

@@ -141,7 +141,8 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         mut request: Request<F::Session>,
     ) -> impl Future<Output = Reply<F::Session>> + Send + 'a {
         async move {
-            match self.run(services, &mut request).await {
+            let authenticated = request.session.is_some();
+            let mut reply = match self.run(services, &mut request).await {
                 Ok(reply) => {
                     // Middleware watching for it (strategies behind another middleware) learn it here; the
                     // strategies right above the function take it from the reply.
@@ -149,7 +150,17 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
                     reply
                 }
                 Err(e) => Reply { response: e.into_response(&request.request_id), change: None },
+            };
+            // What a session sees, or a login returns, is nobody else's: no shared cache may keep it (OWASP
+            // Session Management Cheat Sheet, "Web Content Caching").
+            if authenticated || reply.change.is_some() {
+                reply
+                    .response
+                    .headers_mut()
+                    .entry(http::header::CACHE_CONTROL)
+                    .or_insert(http::HeaderValue::from_static("no-store"));
             }
+            reply
         }
     }
 

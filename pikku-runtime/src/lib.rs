@@ -20,6 +20,7 @@ mod registry;
 mod request_id;
 mod response;
 mod server;
+mod session_id;
 mod strategy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -36,6 +37,7 @@ pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, Chunk, Response};
+pub use session_id::SessionId;
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE,

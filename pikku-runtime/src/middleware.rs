@@ -229,7 +229,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware
         Box::pin(async move {
             let change = request.watch_session_change();
             let found = if request.session.is_some() {
-                Found { session: None, way_back: WayBack::Stateless(strategy) }
+                Found { session: None, way_back: strategy.alongside_dyn(services, &request) }
             } else {
                 strategy.authenticate_dyn(services, &request).await?
             };
@@ -346,7 +346,7 @@ impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
             // First strategy wins (Pikku lets a later one overwrite): once a session is established, the
             // later strategies only see the response. Checked on the request, whatever set the session.
             if request.session.is_some() {
-                way_back.push(WayBack::Stateless(strategy));
+                way_back.push(strategy.alongside_dyn(services, &request));
                 continue;
             }
             match strategy.authenticate_dyn(services, &request) {

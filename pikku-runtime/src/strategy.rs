@@ -148,7 +148,8 @@ impl<S, St> Authenticated<S, St> {
 /// Two steps, adapted into a middleware by [`strategy`]:
 /// * [`authenticate`](Self::authenticate) on the way in: find this strategy's credential, establish a
 ///   session or refuse the request. Strategies run in their declared order, and once one has established
-///   a session the later ones are not asked (the first one wins).
+///   a session the later ones are not asked (the first one wins). They are shown the request through
+///   [`alongside`](Self::alongside) instead, so a logout can revoke their credentials too.
 /// * [`respond`](Self::respond) on the way back, on every response that passed through the strategy: it
 ///   is told the session change the function recorded, and may touch the response (write or remove a
 ///   cookie, add a challenge header, revoke a session). That is how the cookie strategy writes the cookie
@@ -239,8 +240,20 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         request: &Request<S>,
     ) -> Step<'a, Result<Authenticated<S, Self::State>, PikkuError>>;
 
+    /// Called instead of [`authenticate`](Self::authenticate) when an earlier strategy has already
+    /// established the session. It establishes nothing, but may keep what [`respond`](Self::respond) needs
+    /// to act on a credential of its own kind that the request carries as well: a logout revokes every
+    /// credential the request presented, not only the one that won. By default keeps nothing.
+    ///
+    /// Runs on every request where an earlier strategy won, so it should cost little when the credential is
+    /// absent (a header lookup).
+    fn alongside(&self, services: &Sv, request: &Request<S>) -> Option<Self::State> {
+        let _ = (services, request);
+        None
+    }
+
     /// Runs on the way back of every request that passed through the strategy, with the state
-    /// `authenticate` returned (`None` when it returned none or was not asked) and the session change the
+    /// `authenticate` or `alongside` returned (`None` when it returned none) and the session change the
     /// function recorded (`None` unless the function and the whole response succeeded). Changes to the
     /// response are made here, at once; a [`Step::Wait`] is for what needs I/O afterwards (recording a
     /// revocation). By default, does nothing.
@@ -306,6 +319,8 @@ pub(crate) trait DynStrategy<Sv, S>: Send + Sync + 'static {
         services: &'a Sv,
         request: &Request<S>,
     ) -> Step<'a, Result<Found<'a, Sv, S>, PikkuError>>;
+    /// The way back of a strategy that was not asked to authenticate, because the session was established.
+    fn alongside_dyn<'a>(&'a self, services: &Sv, request: &Request<S>) -> WayBack<'a, Sv, S>;
     fn respond_stateless<'a>(
         &'a self,
         services: &'a Sv,
@@ -373,6 +388,13 @@ where
             };
             Ok(Found { session, way_back })
         })
+    }
+
+    fn alongside_dyn<'a>(&'a self, services: &Sv, request: &Request<S>) -> WayBack<'a, Sv, S> {
+        match self.alongside(services, request) {
+            None => WayBack::Stateless(self as &dyn DynStrategy<Sv, S>),
+            Some(state) => WayBack::Stateful(Box::new(Pending { strategy: self, state })),
+        }
     }
 
     fn respond_stateless<'a>(

@@ -79,6 +79,7 @@ pub struct JwtServiceBuilder {
     issuer: Option<String>,
     audience: Option<String>,
     default_expires_in: Duration,
+    user_claim: Option<String>,
 }
 
 impl fmt::Debug for JwtServiceBuilder {
@@ -97,6 +98,7 @@ impl fmt::Debug for JwtServiceBuilder {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("default_expires_in", &self.default_expires_in)
+            .field("user_claim", &self.user_claim)
             .finish()
     }
 }
@@ -116,6 +118,7 @@ impl JwtServiceBuilder {
             issuer: None,
             audience: None,
             default_expires_in: DEFAULT_EXPIRES_IN,
+            user_claim: None,
         }
     }
 
@@ -208,6 +211,15 @@ impl JwtServiceBuilder {
         self
     }
 
+    /// The session field that names the user (for example `"userId"`): what log-out-everywhere
+    /// ([`revoke_user_sessions`](crate::revoke_user_sessions)) revokes by. Every token whose session has this
+    /// field as a string is checked against the user's cut-off; by default none is configured and
+    /// log-out-everywhere is refused.
+    pub fn user_claim(mut self, field: impl Into<String>) -> Self {
+        self.user_claim = Some(field.into());
+        self
+    }
+
     /// Builds the service.
     ///
     /// # Errors
@@ -272,6 +284,7 @@ impl JwtServiceBuilder {
                 issuer: self.issuer,
                 audience: self.audience,
                 default_expires_in: self.default_expires_in,
+                user_claim: self.user_claim,
             }),
         })
     }

@@ -1,16 +1,17 @@
 //! The payload: the registered claims (RFC 7519 §4.1) and the session beside them at the top level.
 //!
 //! Minted: the session's fields, then `iat`, `exp`, `jti` (and `iss` / `aud` once configured), the layout of
-//! Pikku's TypeScript jose service. Decoded: the registered claims `iat`, `exp`, `nbf`, `iss`, `aud`, `sub`
-//! and `jti` are taken by [`Payload`]'s own fields, and every other entry goes to the session, which never
-//! sees a registered claim.
+//! Pikku's TypeScript jose service; a refreshed token also carries `auth_time`, the login time (OpenID Connect
+//! Core §2), when it differs from `iat`. Decoded: the registered claims `iat`, `exp`, `nbf`, `iss`, `aud`,
+//! `sub`, `jti` and `auth_time` are taken by [`Payload`]'s own fields, and every other entry goes to the
+//! session, which never sees a registered claim.
 //!
 //! RFC 8725 §3.7: the payload is read as UTF-8 JSON only (serde_json refuses any other encoding).
 
 use std::fmt;
 
 use serde::de::value::{MapAccessDeserializer, MapDeserializer};
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -24,6 +25,8 @@ pub(super) struct MintClaims<'a, S> {
     pub(super) iat: i64,
     pub(super) exp: i64,
     pub(super) jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) auth_time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,10 +44,13 @@ struct Payload {
     exp: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     iat: Option<Value>,
-    /// Any string is accepted (`""`, `"urn:x"`, a long one): it is only split at its first `.` later. A `jti`
-    /// that is not a string makes the payload invalid.
+    /// Any value is accepted: a string of any shape (`""`, `"urn:x"`, a long one) is only split at its first
+    /// `.` later, and a `jti` that is not a string is treated as absent (another issuer's business, never a
+    /// reason to refuse an otherwise valid token).
     #[serde(default)]
-    jti: Option<String>,
+    jti: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    auth_time: Option<Value>,
     // Checked by jsonwebtoken, which reads the payload on its own; named here so they never reach the session.
     #[serde(default, rename = "nbf")]
     _nbf: IgnoredAny,
@@ -66,8 +72,8 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 
 /// A verified payload, decoded: what [`Claims::check`] turns into a [`DecodedToken`].
 ///
-/// The session is deserialized here, while `jsonwebtoken` decodes the payload, so a payload that does not fit
-/// the session type is refused ([`JwtError::InvalidPayload`]) before its claims are validated.
+/// The session's entries are kept as JSON values and deserialized into the session type in `check`, first
+/// thing, where the service's configuration (the user claim) is known.
 ///
 /// Cost, measured: this plain-serde decode (a derived [`Payload`], the session's entries buffered, then
 /// deserialized) takes 48,387 instructions per `JwtService::decode` of an HS256 token with a
@@ -75,33 +81,47 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 /// ~370 lines): +1,786 instructions (+3.8%), well under a microsecond. SHA-256 alone is 24,243 of either.
 /// Measured with callgrind on a loop that decodes the same token N times, as
 /// (instructions(N) − instructions(0)) / N with N = 10,000, release profile without LTO.
-pub(super) struct Claims<S> {
+pub(super) struct Claims {
     exp: Option<Value>,
     iat: Option<Value>,
     jti: Option<String>,
-    /// The payload has an entry beyond the registered claims: there is a session in it.
-    has_session: bool,
-    session: S,
+    auth_time: Option<Value>,
+    session: SessionFields,
 }
 
-impl<'de, S: DeserializeOwned> Deserialize<'de> for Claims<S> {
+impl<'de> Deserialize<'de> for Claims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Payload { exp, iat, jti, session, .. } = Payload::deserialize(d)?;
-        let has_session = !session.0.is_empty();
-        let session = S::deserialize(session).map_err(de::Error::custom)?;
-        Ok(Self { exp, iat, jti, has_session, session })
+        let Payload { exp, iat, jti, auth_time, session, .. } = Payload::deserialize(d)?;
+        let jti = match jti {
+            Some(Value::String(jti)) => Some(jti),
+            _ => None,
+        };
+        Ok(Self { exp, iat, jti, auth_time, session })
     }
 }
 
-impl<S> Claims<S> {
-    /// The checks `jsonwebtoken` does not make (it has checked the signature, `exp` against the clock, `nbf`,
-    /// `iss` and `aud`).
+impl Claims {
+    /// The session, and the checks `jsonwebtoken` does not make (it has checked the signature, `exp` against
+    /// the clock, `nbf`, `iss` and `aud`). `user_claim` names the session entry that identifies the user.
     ///
     /// # Errors
-    /// [`JwtError::MissingExpiry`], [`JwtError::InvalidClaim`] for an `exp` or `iat` that is not a number,
+    /// [`JwtError::InvalidPayload`] for entries that do not fit the session type, [`JwtError::MissingExpiry`],
+    /// [`JwtError::InvalidClaim`] for an `exp`, `iat` or `auth_time` that is not a number,
     /// [`JwtError::NotYetValid`] for an `iat` in the future beyond the leeway, [`JwtError::NotASession`] for
     /// a payload with nothing but registered claims.
-    pub(super) fn check(self, leeway_secs: i64) -> Result<DecodedToken<S>, JwtError> {
+    pub(super) fn check<S: DeserializeOwned>(
+        self,
+        leeway_secs: i64,
+        user_claim: Option<&str>,
+    ) -> Result<DecodedToken<S>, JwtError> {
+        let has_session = !self.session.0.is_empty();
+        let user = user_claim.and_then(|claim| {
+            self.session.0.iter().find_map(|(name, value)| match value {
+                Value::String(user) if name == claim => Some(user.clone()),
+                _ => None,
+            })
+        });
+        let session = S::deserialize(self.session).map_err(|_| JwtError::InvalidPayload)?;
         // RFC 7519 §4.1.4: `exp` is optional there; here it is required (a session token that never expires
         // cannot be refused once stolen), and must be a NumericDate (§2: a JSON number of seconds).
         let expires_at = match &self.exp {
@@ -120,10 +140,19 @@ impl<S> Claims<S> {
                 Some(iat)
             }
         };
-        if !self.has_session {
+        // The login time of a refreshed token; the first token's is its `iat`. Never later than `iat`: a
+        // token cannot be refreshed before its session began.
+        let auth_time = match &self.auth_time {
+            None => issued_at,
+            Some(t) => {
+                let t = numeric_date(t).ok_or(JwtError::InvalidClaim("auth_time"))?;
+                Some(issued_at.map_or(t, |iat| t.min(iat)))
+            }
+        };
+        if !has_session {
             return Err(JwtError::NotASession);
         }
-        Ok(DecodedToken { session: self.session, issued_at, expires_at, jti: self.jti })
+        Ok(DecodedToken { session, issued_at, expires_at, jti: self.jti, auth_time, user })
     }
 }
 

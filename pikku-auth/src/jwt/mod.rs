@@ -83,6 +83,8 @@ struct Inner {
     issuer: Option<String>,
     audience: Option<String>,
     default_expires_in: Duration,
+    /// The session entry naming the user, for log-out-everywhere.
+    user_claim: Option<String>,
 }
 
 /// Mints and verifies JWT session tokens. Cheap to clone (an `Arc` inside).
@@ -138,8 +140,14 @@ pub struct DecodedToken<S> {
     pub issued_at: Option<i64>,
     /// `exp`, seconds since the epoch.
     pub expires_at: i64,
-    /// `jti`, if present (tokens from Pikku's TypeScript service have none).
+    /// `jti`, if present as a string (tokens from Pikku's TypeScript service have none).
     pub jti: Option<String>,
+    /// When the session began (the login): `auth_time`, or `iat` for the first token of a session.
+    /// `None` for a token without either.
+    pub auth_time: Option<i64>,
+    /// The user the session belongs to: the string value of the session entry named by
+    /// [`JwtServiceBuilder::user_claim`], when configured and present.
+    pub user: Option<String>,
 }
 
 impl<S> DecodedToken<S> {
@@ -180,7 +188,7 @@ impl JwtService {
     /// # Errors
     /// [`JwtError::Encoding`] when the session does not serialize to a JSON object, or signing fails.
     pub fn sign<S: Serialize>(&self, session: &S) -> Result<String, JwtError> {
-        self.mint(self.inner.default_expires_in, session, None)
+        self.mint(self.inner.default_expires_in, session, None, None)
     }
 
     /// Pikku's `JWTService.encode(expiresIn, payload)`: a token for a new session id.
@@ -189,11 +197,12 @@ impl JwtService {
     /// [`JwtError::Encoding`] when the session does not serialize to a JSON object, the expiry is out of
     /// range, or signing fails.
     pub fn encode<S: Serialize>(&self, expires_in: Duration, session: &S) -> Result<String, JwtError> {
-        self.mint(expires_in, session, None)
+        self.mint(expires_in, session, None, None)
     }
 
-    /// Mints a token continuing an existing session id (refresh): same session id, new nonce, new `iat` and
-    /// `exp`.
+    /// Mints a token for a session id: the id `set_session` returned (so the bearer token a login returns
+    /// and the session cookie of that login are revoked together), or an existing session's. Same session
+    /// id, new nonce, `iat` now.
     ///
     /// # Errors
     /// [`JwtError::InvalidSessionId`] unless `session_id` is 1 to 128 base64url characters; otherwise as
@@ -207,7 +216,33 @@ impl JwtService {
         if !is_session_id(session_id) {
             return Err(JwtError::InvalidSessionId);
         }
-        self.mint(expires_in, session, Some(session_id))
+        self.mint(expires_in, session, Some(session_id), None)
+    }
+
+    /// Mints the refresh of a token: same session id, new `iat`, the login time carried as `auth_time`, and
+    /// an `exp` no later than `not_after` (the end of the session's absolute lifetime).
+    pub(crate) fn refresh<S: Serialize>(
+        &self,
+        expires_in: Duration,
+        session: &S,
+        session_id: &str,
+        auth_time: i64,
+        not_after: i64,
+    ) -> Result<String, JwtError> {
+        if !is_session_id(session_id) {
+            return Err(JwtError::InvalidSessionId);
+        }
+        self.mint(expires_in, session, Some(session_id), Some(Refresh { auth_time, not_after }))
+    }
+
+    /// The clock-skew leeway: a token verifies until `exp` plus this.
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.inner.leeway_secs).unwrap_or(0))
+    }
+
+    /// The session entry that names the user ([`JwtServiceBuilder::user_claim`]), if configured.
+    pub fn user_claim(&self) -> Option<&str> {
+        self.inner.user_claim.as_deref()
     }
 
     /// The lifetime [`JwtService::sign`] uses.
@@ -220,6 +255,7 @@ impl JwtService {
         expires_in: Duration,
         session: &S,
         session_id: Option<&str>,
+        refresh: Option<Refresh>,
     ) -> Result<String, JwtError> {
         let inner = &*self.inner;
         let key = inner.keys[0]
@@ -234,6 +270,9 @@ impl JwtService {
             .ok()
             .and_then(|l| iat.checked_add(l))
             .ok_or_else(|| JwtError::Encoding("expiry out of range".into()))?;
+        let exp = refresh.map_or(exp, |r| exp.min(r.not_after));
+        // The first token's `iat` is the login time; only a refresh needs to carry it apart.
+        let auth_time = refresh.map(|r| r.auth_time).filter(|&t| t != iat);
 
         // RFC 7519 §4.1.7: a `jti` with a negligible chance of repeating (a random 128-bit session id and a
         // random 72-bit nonce), so two logins in the same second never produce the same token.
@@ -253,7 +292,7 @@ impl JwtService {
         URL_SAFE_NO_PAD.encode_string(nonce, &mut jti);
 
         let claims =
-            MintClaims { session, iat, exp, jti: &jti, iss: inner.issuer.as_deref(), aud: inner.audience.as_deref() };
+            MintClaims { session, iat, exp, jti: &jti, auth_time, iss: inner.issuer.as_deref(), aud: inner.audience.as_deref() };
         jsonwebtoken::encode(&inner.signing_header, &claims, key).map_err(|e| match e.kind() {
             ErrorKind::Json(json) => JwtError::Encoding(format!("the session must serialize to a JSON object: {json}")),
             _ => JwtError::Encoding("signing failed".into()),
@@ -273,7 +312,7 @@ impl JwtService {
             // One key (the common case): no header peek before verifying. `jsonwebtoken` parses the header
             // anyway, the validation pins the algorithm, and the `kid` and `crit` checks are made on the
             // header it returns. A failure is explained the way the peek would have.
-            match jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation) {
+            match jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation) {
                 Ok(data) => {
                     header::check_verified(&data.header, key)?;
                     data.claims
@@ -285,10 +324,17 @@ impl JwtService {
             }
         } else {
             let key = header::select_key(&inner.keys, token)?;
-            jsonwebtoken::decode::<Claims<S>>(token, &key.decoding, &key.validation).map_err(map_decode_error)?.claims
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation).map_err(map_decode_error)?.claims
         };
-        claims.check(inner.leeway_secs)
+        claims.check(inner.leeway_secs, inner.user_claim.as_deref())
     }
+}
+
+/// What a refresh carries over: the login time, and the end of the session's absolute lifetime.
+#[derive(Clone, Copy)]
+struct Refresh {
+    auth_time: i64,
+    not_after: i64,
 }
 
 /// Seconds since the epoch.
