@@ -304,11 +304,8 @@ impl<S> CookieStrategy<S> {
     /// times this.
     fn candidates<'a>(&'a self, headers: &'a HeaderMap) -> impl Iterator<Item = &'a str> + 'a {
         let name = self.name.as_bytes();
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
-            .filter_map(move |pair| {
+        headers.get_all(header::COOKIE).iter().flat_map(|value| value.as_bytes().split(|&b| b == b';')).filter_map(
+            move |pair| {
                 let eq = pair.iter().position(|&b| b == b'=')?;
                 if pair[..eq].trim_ascii() != name {
                     return None;
@@ -316,7 +313,8 @@ impl<S> CookieStrategy<S> {
                 let value = pair[eq + 1..].trim_ascii();
                 let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
                 std::str::from_utf8(value).ok().filter(|v| !v.is_empty())
-            })
+            },
+        )
     }
 }
 
@@ -474,8 +472,9 @@ impl<S: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> CookieStra
                 // `refresh_due` saw both.
                 let auth_time = meta.auth_time.unwrap_or(meta.expires_at);
                 let not_after = auth_time.saturating_add(self.absolute_lifetime);
-                let token =
-                    jwt.refresh(self.expires_in, &session, meta.session_id(), auth_time, not_after).map_err(mint_error)?;
+                let token = jwt
+                    .refresh(self.expires_in, &session, meta.session_id(), auth_time, not_after)
+                    .map_err(mint_error)?;
                 let left = u64::try_from(not_after.saturating_sub(now_secs())).unwrap_or(0);
                 (Write::Issue { token, max_age: self.max_age.min(left) }, Vec::new())
             }

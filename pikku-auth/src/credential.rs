@@ -116,7 +116,10 @@ impl Rejection {
 pub(crate) type Verified<S> = Result<(S, TokenMeta), Rejection>;
 
 /// Verifies `token` with the application's JWT service (signature and claims only: no store).
-pub(crate) fn decode<Sv: AuthServices, S: DeserializeOwned>(services: &Sv, token: &str) -> Result<(S, TokenMeta), Rejection> {
+pub(crate) fn decode<Sv: AuthServices, S: DeserializeOwned>(
+    services: &Sv,
+    token: &str,
+) -> Result<(S, TokenMeta), Rejection> {
     let mut decoded = services.jwt().decode::<S>(token)?;
     let meta = TokenMeta::new(token, &mut decoded);
     Ok((decoded.session, meta))

@@ -69,12 +69,7 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError`] when the backend cannot record it; the request then fails with 503.
-    fn revoke_user<'a>(
-        &'a self,
-        user: &'a str,
-        cutoff: i64,
-        keep_until: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn revoke_user<'a>(&'a self, user: &'a str, cutoff: i64, keep_until: i64) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// Log out everywhere: revokes every session of `user` that began up to now, on every instance sharing the
@@ -220,12 +215,7 @@ impl SessionStore for InMemorySessionStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn revoke_user<'a>(
-        &'a self,
-        user: &'a str,
-        cutoff: i64,
-        keep_until: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_user<'a>(&'a self, user: &'a str, cutoff: i64, keep_until: i64) -> BoxFuture<'a, Result<(), StoreError>> {
         let mut revoked = self.lock();
         revoked.users.prune_if_grown(|&(_, until)| until);
         let entry = revoked.users.entries.entry(user.into()).or_insert((cutoff, keep_until));

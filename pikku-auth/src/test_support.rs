@@ -138,7 +138,7 @@ pub(crate) struct Outcome {
 #[allow(clippy::type_complexity)]
 pub(crate) struct Reply {
     respond: Box<dyn Fn() -> Response + Send + Sync>,
-    change: Option<SessionChange<TestSession>>,
+    pub(crate) change: Option<SessionChange<TestSession>>,
 }
 
 impl Reply {
@@ -216,7 +216,10 @@ pub(crate) fn logout_response() -> Reply {
 
 /// A successful function that called `set_session(session)`.
 pub(crate) fn login_response(session: TestSession) -> Reply {
-    Reply { respond: Box::new(|| status_response(StatusCode::OK)), change: Some(SessionChange::Set { session, id: pikku_runtime::SessionId::generate() }) }
+    Reply {
+        respond: Box::new(|| status_response(StatusCode::OK)),
+        change: Some(SessionChange::Set { session, id: pikku_runtime::SessionId::generate() }),
+    }
 }
 
 pub(crate) async fn body_text(response: Response) -> String {

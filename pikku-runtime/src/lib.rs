@@ -37,11 +37,11 @@ pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, Chunk, Response};
-pub use session_id::SessionId;
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE,
 };
+pub use session_id::SessionId;
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 

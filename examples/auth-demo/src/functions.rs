@@ -4,7 +4,7 @@ use pikku::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::notes::Note;
-use crate::{Services, UserSession, BEARER_TOKEN_LIFETIME};
+use crate::{Services, UserSession, BEARER_TOKEN_LIFETIME, COOKIE_LIFETIME};
 
 /// `GET /health` output.
 #[derive(Serialize)]
@@ -47,11 +47,13 @@ pub async fn login(
         .users
         .verify(&data.email, &data.password)
         .ok_or_else(|| PikkuError::unauthorized("Invalid email or password"))?;
+    // One login, one session: the bearer token and the cookie carry the same session id, so logging out
+    // with either revokes both.
+    let session_id = ctx.set_session(session.clone());
     let token = services
         .jwt
-        .encode(BEARER_TOKEN_LIFETIME, &session)
+        .encode_for_session(BEARER_TOKEN_LIFETIME, &session, &session_id)
         .map_err(|e| PikkuError::internal(format!("cannot mint a token: {e}")))?;
-    ctx.set_session(session);
     Ok(LoginResult { token })
 }
 
@@ -78,6 +80,15 @@ pub async fn get_profile(_services: &Services, _data: (), ctx: &Context<UserSess
 /// Ends the session: the cookie is removed and, with the session store, the credential is revoked.
 #[pikku_func(description = "Log out (revokes the session)")]
 pub async fn logout(_services: &Services, _data: (), ctx: &Context<UserSession>) -> Result<(), PikkuError> {
+    ctx.clear_session();
+    Ok(())
+}
+
+/// Logs out everywhere: every session of the caller's user begun up to now is revoked (every bearer token
+/// and cookie issued to that user, on every instance sharing the store), and this one's cookie is removed.
+#[pikku_func(description = "Log out everywhere (revokes every session of the user)")]
+pub async fn logout_everywhere(services: &Services, _data: (), ctx: &Context<UserSession>) -> Result<(), PikkuError> {
+    pikku::auth::revoke_user_sessions(services, &ctx.session().user_id, COOKIE_LIFETIME).await?;
     ctx.clear_session();
     Ok(())
 }

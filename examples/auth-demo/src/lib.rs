@@ -61,15 +61,13 @@ impl Services {
     /// # Errors
     /// A secret shorter than 32 bytes.
     pub fn from_env() -> Result<Self, String> {
-        let jwt = match std::env::var("PIKKU_JWT_SECRET") {
-            Ok(secret) => JwtService::hs256(secret.as_bytes()).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?,
-            Err(_) => {
-                eprintln!(
-                    "warning: PIKKU_JWT_SECRET is not set; using a random secret, so tokens will not survive a restart"
-                );
-                JwtService::hs256_random()
-            }
-        };
+        let secret = std::env::var("PIKKU_JWT_SECRET").ok();
+        if secret.is_none() {
+            eprintln!(
+                "warning: PIKKU_JWT_SECRET is not set; using a random secret, so tokens will not survive a restart"
+            );
+        }
+        let jwt = demo_jwt(secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
         Ok(Self::with_jwt(jwt))
     }
 
@@ -77,6 +75,20 @@ impl Services {
     pub fn with_jwt(jwt: JwtService) -> Self {
         Self { jwt, sessions: InMemorySessionStore::default(), users: users::Users, notes: notes::Notes::default() }
     }
+}
+
+/// The demo's JWT service: HS256 with `secret` (`None`: a random one) under the key id `primary`, and the
+/// session's `userId` naming the user, so `POST /logout/all` can revoke every session of one user.
+///
+/// # Errors
+/// A secret shorter than 32 bytes.
+pub fn demo_jwt(secret: Option<&[u8]>) -> Result<JwtService, pikku::auth::jwt::JwtConfigError> {
+    let builder = JwtService::builder().user_claim("userId");
+    match secret {
+        Some(secret) => builder.hs256_key("primary", secret),
+        None => builder.hs256_random_key("primary"),
+    }
+    .build()
 }
 
 /// The demo application with its settings.

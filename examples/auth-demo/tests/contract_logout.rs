@@ -56,9 +56,90 @@ async fn a_logged_out_bearer_token_is_401_invalid_session() {
     assert_eq!(resp.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
     s.post("/logout").bearer(&token).send().await.assert_error(401, "InvalidSessionError");
 
-    // Other sessions of bob are untouched: another login's token, and the first login's cookie.
+    // Another login of bob is untouched; the cookie of the same login shares its session and is revoked.
     assert_eq!(s.get("/me").bearer(&other).send().await.status(), 200);
-    assert_eq!(s.get("/me").cookie("session", &cookie).send().await.status(), 200);
+    s.get("/me").cookie("session", &cookie).send().await.assert_error(401, "MissingSessionError");
+}
+
+#[tokio::test]
+async fn the_bearer_token_and_the_cookie_of_one_login_share_one_session() {
+    let s = shared();
+    let (token, cookie) = s.login(BOB).await;
+    assert_eq!(session_id(&token), session_id(&cookie));
+    // Logging out with the cookie revokes the bearer token of the same login.
+    assert_eq!(s.post("/logout").cookie("session", &cookie).send().await.status(), 204);
+    s.get("/me").bearer(&token).send().await.assert_error(401, "InvalidSessionError");
+}
+
+#[tokio::test]
+async fn logout_revokes_every_credential_the_request_presented() {
+    let s = shared();
+    let (token, _) = s.login(BOB).await;
+    let (_, cookie) = s.login(BOB).await;
+    assert_ne!(session_id(&token), session_id(&cookie), "two logins");
+    let resp = s.post("/logout").bearer(&token).cookie("session", &cookie).send().await;
+    assert_eq!(resp.status(), 204, "{}", resp.text());
+    assert_eq!(resp.header_all("set-cookie"), [REMOVAL]);
+    s.get("/me").bearer(&token).send().await.assert_error(401, "InvalidSessionError");
+    s.get("/me").cookie("session", &cookie).send().await.assert_error(401, "MissingSessionError");
+}
+
+#[tokio::test]
+async fn logout_everywhere_revokes_every_session_of_the_user_and_no_other() {
+    // Its own server: it revokes every session of a user, which other tests log in as.
+    let s = Server::start();
+    let (token_1, cookie_1) = s.login(ALICE).await;
+    let (token_2, _) = s.login(ALICE).await;
+    let (bob_token, _) = s.login(BOB).await;
+    let foreign =
+        forger().kid(None).forge(&json!({"userId": "u1", "role": "admin", "iat": now() - 5, "exp": now() + 600}));
+    assert_eq!(s.get("/me").bearer(&foreign).send().await.status(), 200);
+
+    let resp = s.post("/logout/all").bearer(&token_2).send().await;
+    assert_eq!(resp.status(), 204, "{}", resp.text());
+    assert_eq!(resp.header_all("set-cookie"), [REMOVAL]);
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    for token in [&token_1, &token_2, &foreign] {
+        s.get("/me").bearer(token).send().await.assert_error(401, "InvalidSessionError");
+    }
+    s.get("/me").cookie("session", &cookie_1).send().await.assert_error(401, "MissingSessionError");
+    assert_eq!(s.get("/me").bearer(&bob_token).send().await.status(), 200, "another user is untouched");
+
+    // A login a second later works (the cut-off is in whole seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (fresh, fresh_cookie) = s.login(ALICE).await;
+    assert_eq!(s.get("/me").bearer(&fresh).send().await.status(), 200);
+    assert_eq!(s.get("/me").cookie("session", &fresh_cookie).send().await.status(), 200);
+    s.post("/logout/all").send().await.assert_error(401, "MissingSessionError");
+}
+
+#[tokio::test]
+async fn a_cookie_with_a_foreign_jti_is_refreshed_without_a_server_error() {
+    let s = shared();
+    let long = "x".repeat(129);
+    for jti in [json!("urn:x"), json!(""), json!(long), json!(7), json!({"a": 1})] {
+        let iat = now() - 16 * DAY;
+        let token =
+            forger().forge(&json!({"userId": "u2", "role": "user", "iat": iat, "exp": iat + 30 * DAY, "jti": jti}));
+        for path in ["/me", "/health"] {
+            let resp = s.get(path).cookie("session", &token).send().await;
+            assert_eq!(resp.status(), 200, "{jti} {path}: {}", resp.text());
+        }
+        let resp = s.get("/me").cookie("session", &token).send().await;
+        let refreshed = resp.set_cookie_value("session").expect("refreshed");
+        // The lineage holds: logging out with the refresh revokes the original.
+        assert_eq!(s.post("/logout").cookie("session", &refreshed).send().await.status(), 204);
+        s.get("/me").cookie("session", &token).send().await.assert_error(401, "MissingSessionError");
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_bad_cookie_does_not_hide_or_delete_the_good_one() {
+    let s = shared();
+    let (_, cookie) = s.login(BOB).await;
+    let resp = s.get("/me").header("cookie", &format!("session=garbage; session={cookie}")).send().await;
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert!(resp.header_all("set-cookie").is_empty(), "no removal of the good cookie");
 }
 
 #[tokio::test]

@@ -407,3 +407,21 @@ async fn every_response_has_an_x_request_id_and_a_sane_client_id_is_kept() {
         assert!(!id.is_empty());
     }
 }
+
+#[tokio::test]
+async fn token_and_session_responses_are_not_cached() {
+    let s = shared();
+    let resp = s.post("/login").json(&serde_json::json!({"email": BOB.0, "password": BOB.1})).send().await;
+    assert_eq!(resp.status(), 200, "{}", resp.text());
+    assert_eq!(resp.header("cache-control"), Some("no-store"), "a token and a cookie");
+    let (token, cookie) = s.login(BOB).await;
+    for req in [s.get("/me").bearer(&token), s.get("/me").cookie("session", &cookie), s.get("/admin").bearer(&token)] {
+        let resp = req.send().await;
+        assert_eq!(resp.header("cache-control"), Some("no-store"), "{}", resp.text());
+    }
+    // A removal of a bad cookie, on a public route.
+    let resp = s.get("/health").cookie("session", "garbage").send().await;
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    // Nothing personal: no opinion.
+    assert_eq!(s.get("/health").send().await.header("cache-control"), None);
+}

@@ -1,7 +1,9 @@
 use super::*;
 use crate::jwt::DecodedToken;
+use crate::jwt::JwtService;
 use crate::test_support::*;
-use crate::{auth_bearer, SessionStore};
+use crate::testing::{now, session_claims};
+use crate::{auth_bearer, InMemorySessionStore, SessionStore};
 use pikku_runtime::StatusCode;
 
 const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -410,4 +412,250 @@ fn http_dates_are_imf_fixdates() {
     out.clear();
     write_http_date(&mut out, 0);
     assert_eq!(out, EPOCH_HTTP_DATE);
+}
+
+// Session lifecycle: one login is one session, revocation reaches every credential, refresh keeps the
+// lineage within an absolute lifetime.
+
+#[tokio::test]
+async fn the_cookie_of_a_login_carries_the_session_id_set_session_chose() {
+    let services = services(true);
+    let login = login_response(alice());
+    let Some(SessionChange::Set { id, .. }) = &login.change else { unreachable!() };
+    let id = id.to_string();
+    let outcome = run(&services, vec![cookie_mw()], request("POST", "/login", &[]), login).await;
+    let token = issued_token(&set_cookies(&outcome.response)[0]);
+    assert_eq!(decode(&services, &token).session_id(), Some(id.as_str()));
+    assert_eq!(outcome.response.headers()[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_cookie_presented_beside_a_winning_bearer_token() {
+    let services = services(true);
+    let bearer = services.jwt.sign(&alice()).unwrap();
+    let cookie = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let cookie_sid = decode(&services, &cookie).session_id().unwrap().to_owned();
+    let bearer_sid = decode(&services, &bearer).session_id().unwrap().to_owned();
+    let pairs = [("authorization", &*format!("Bearer {bearer}")), ("cookie", &*format!("session={cookie}"))];
+
+    // Without a session change, the cookie beside the bearer token is left alone.
+    let outcome = run(&services, vec![auth_bearer(), cookie_mw()], request("GET", "/me", &pairs), ok_response()).await;
+    assert!(set_cookies(&outcome.response).is_empty());
+    assert!(services.store.is_empty());
+
+    let outcome =
+        run(&services, vec![auth_bearer(), cookie_mw()], request("POST", "/logout", &pairs), logout_response()).await;
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+    assert!(revoked(&services.store, &bearer_sid).await, "the bearer token that won");
+    assert!(revoked(&services.store, &cookie_sid).await, "and the cookie beside it");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_bearer_token_presented_beside_a_winning_cookie() {
+    let services = services(true);
+    let bearer = services.jwt.sign(&bob()).unwrap();
+    let cookie = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let bearer_sid = decode(&services, &bearer).session_id().unwrap().to_owned();
+    let pairs = [("authorization", &*format!("Bearer {bearer}")), ("cookie", &*format!("session={cookie}"))];
+    let outcome =
+        run(&services, vec![cookie_mw(), auth_bearer()], request("POST", "/logout", &pairs), logout_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()), "the cookie came first and won");
+    assert!(revoked(&services.store, &bearer_sid).await);
+    assert_eq!(services.store.len(), 2);
+}
+
+#[tokio::test]
+async fn the_first_cookie_value_that_verifies_wins_and_a_bad_one_beside_it_is_not_removed() {
+    let services = services(true);
+    let good = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let revoked_token = services.jwt.encode(THIRTY_DAYS, &bob()).unwrap();
+    services.store.revoke(decode(&services, &revoked_token).session_id().unwrap(), i64::MAX).await.unwrap();
+    for header in [
+        format!("session=garbage; session={good}"),
+        format!("session={good}; session=garbage"),
+        format!("session={revoked_token}; session={good}"),
+        format!("session={}; theme=x; session={good}", tamper(&good)),
+    ] {
+        let outcome =
+            run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &header)]), ok_response()).await;
+        assert_eq!(outcome.seen_session, Some(alice()), "{header}");
+        assert!(set_cookies(&outcome.response).is_empty(), "no removal that would delete the good cookie: {header}");
+    }
+    // None verifies: absent, and removed.
+    let header = format!("session=garbage; session={revoked_token}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &header)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, None);
+    assert_eq!(set_cookies(&outcome.response), [REMOVAL]);
+}
+
+#[tokio::test]
+async fn duplicate_cookies_are_tried_in_order_with_a_remote_store_too() {
+    let services = TestServices { remote_store: Some(RemoteStore(InMemorySessionStore::new())), ..services(true) };
+    let good = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let revoked_token = services.jwt.encode(THIRTY_DAYS, &bob()).unwrap();
+    let remote = services.remote_store.as_ref().unwrap();
+    remote.revoke(decode(&services, &revoked_token).session_id().unwrap(), i64::MAX).await.unwrap();
+    let header = format!("session={revoked_token}; session=garbage; session={good}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &header)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+}
+
+#[tokio::test]
+async fn a_non_ascii_byte_elsewhere_in_the_cookie_header_does_not_hide_the_session() {
+    let services = services(false);
+    let token = services.jwt.encode(THIRTY_DAYS, &alice()).unwrap();
+    let mut headers = HeaderMap::new();
+    let value = [b"name=Jos\xc3\xa9; theme=\xff; session=".as_slice(), token.as_bytes()].concat();
+    headers.insert(header::COOKIE, HeaderValue::from_bytes(&value).unwrap());
+    let request = Request::for_test(pikku_runtime::Method::GET, "/me", headers);
+    let outcome = run(&services, vec![cookie_mw()], request, ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+}
+
+#[test]
+fn host_prefix_requires_secure_root_path_and_no_domain() {
+    let host = || CookieOptions::new("__Host-session", THIRTY_DAYS);
+    let _ok: SharedMiddleware<TestServices, TestSession> = auth_cookie(host());
+    for broken in [host().secure(false), host().path("/app"), host().domain("example.com")] {
+        let refused = std::panic::catch_unwind(|| {
+            let _: SharedMiddleware<TestServices, TestSession> = auth_cookie(broken);
+        });
+        let message = refused.expect_err("refused at start-up");
+        let message = message
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| message.downcast_ref::<&str>().map(|m| (*m).to_owned()))
+            .unwrap_or_default();
+        assert!(message.contains("__Host-"), "{message}");
+    }
+    let secure_prefix = std::panic::catch_unwind(|| {
+        let _: SharedMiddleware<TestServices, TestSession> =
+            auth_cookie(CookieOptions::new("__Secure-s", THIRTY_DAYS).secure(false));
+    });
+    assert!(secure_prefix.is_err());
+}
+
+#[tokio::test]
+async fn a_host_prefixed_cookie_is_written_and_read_back() {
+    let services = services(false);
+    let mw = || auth_cookie::<TestServices, TestSession>(CookieOptions::new("__Host-session", THIRTY_DAYS));
+    let outcome = run(&services, vec![mw()], request("POST", "/login", &[]), login_response(alice())).await;
+    let set = set_cookies(&outcome.response);
+    assert!(set[0].starts_with("__Host-session=") && set[0].contains("; Secure; ") && set[0].contains("Path=/"));
+    assert!(!set[0].contains("Domain"));
+    let token = set[0].strip_prefix("__Host-session=").unwrap().split(';').next().unwrap();
+    let cookie = format!("__Host-session={token}");
+    let outcome = run(&services, vec![mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+}
+
+#[tokio::test]
+async fn a_token_without_iat_is_never_refreshed() {
+    let services = services(true);
+    let exp = now() + 29 * DAY;
+    let mut claims = serde_json::to_value(alice()).unwrap();
+    claims["exp"] = exp.into();
+    let token = forger().kid(None).forge(&claims);
+    let cookie = format!("session={token}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    assert!(set_cookies(&outcome.response).is_empty(), "no iat: no refresh into a 30-day cookie");
+}
+
+#[tokio::test]
+async fn a_foreign_token_keeps_its_lineage_when_refreshed() {
+    let services = services(true);
+    // A Pikku TypeScript cookie (no `jti`, no `kid`), past its refresh point.
+    let iat = now() - 16 * DAY;
+    let foreign = forger().kid(None).forge(&session_claims(&alice(), iat, iat + 30 * DAY));
+    let cookie = format!("session={foreign}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    let refreshed = issued_token(&set_cookies(&outcome.response)[0]);
+    let (_, meta) = crate::credential::decode::<_, TestSession>(&services, &foreign).unwrap();
+    assert_eq!(decode(&services, &refreshed).session_id(), Some(meta.session_id()), "derived from the signature");
+
+    // Logging out with the original revokes the refresh, and the other way round.
+    run(&services, vec![cookie_mw()], request("POST", "/logout", &[("cookie", &cookie)]), logout_response()).await;
+    let again = format!("session={refreshed}");
+    let outcome = run(&services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &again)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, None);
+}
+
+#[tokio::test]
+async fn a_refresh_carries_the_login_time_and_never_passes_the_absolute_lifetime() {
+    let services = services(true);
+    let chain = || vec![cookie_mw()];
+    // Logged in 80 days ago, refreshed 16 days ago: refreshed once more, but only up to day 90.
+    let mut claims = session_claims(&alice(), now() - 16 * DAY, now() + 14 * DAY);
+    claims["jti"] = "sessionid2.n".into();
+    claims["auth_time"] = (now() - 80 * DAY).into();
+    let cookie = format!("session={}", forger().forge(&claims));
+    let outcome = run(&services, chain(), request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    let set = set_cookies(&outcome.response);
+    assert_eq!(set.len(), 1);
+    let token = set[0].strip_prefix("session=").unwrap().split(';').next().unwrap();
+    let refreshed = decode(&services, token);
+    assert_eq!(refreshed.session_id(), Some("sessionid2"));
+    assert_eq!(refreshed.auth_time, Some(now() - 80 * DAY), "the login time travels");
+    assert!((refreshed.expires_at - (now() + 10 * DAY)).abs() <= 1, "capped at login + 90 days");
+    assert!(set[0].contains(&format!("Max-Age={}", 10 * DAY)) || set[0].contains(&format!("Max-Age={}", 10 * DAY - 1)));
+
+    // Past the absolute lifetime: still valid until it expires, never refreshed again.
+    let mut claims = session_claims(&alice(), now() - 16 * DAY, now() + 14 * DAY);
+    claims["jti"] = "sessionid3.n".into();
+    claims["auth_time"] = (now() - 91 * DAY).into();
+    let cookie = format!("session={}", forger().forge(&claims));
+    let outcome = run(&services, chain(), request("GET", "/me", &[("cookie", &cookie)]), ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    assert!(set_cookies(&outcome.response).is_empty());
+}
+
+#[tokio::test]
+async fn a_revocation_outlives_the_token_by_the_leeway() {
+    let services = services(true);
+    let token = services.jwt.encode(Duration::from_secs(60), &alice()).unwrap();
+    let cookie = format!("session={token}");
+    run(&services, vec![cookie_mw()], request("POST", "/logout", &[("cookie", &cookie)]), logout_response()).await;
+    let (_, meta) = crate::credential::decode::<_, TestSession>(&services, &token).unwrap();
+    // The store may forget the entry once the token can no longer verify: exp + leeway, not exp.
+    assert_eq!(meta.revoke_until(services.jwt.leeway()), meta.expires_at + 5);
+}
+
+#[tokio::test]
+async fn log_out_everywhere_revokes_every_session_of_the_user_begun_by_then() {
+    let jwt = JwtService::builder().hs256_key("primary", SECRET).user_claim("userId").build().unwrap();
+    let services = TestServices { jwt, ..services(true) };
+    let mut earlier = session_claims(&alice(), now() - 60, now() + DAY);
+    earlier["jti"] = "sessionid4.n".into();
+    let earlier = format!("session={}", forger().forge(&earlier));
+    let bob_cookie = format!("session={}", services.jwt.encode(THIRTY_DAYS, &bob()).unwrap());
+    crate::revoke_user_sessions(&services, "u1", THIRTY_DAYS).await.unwrap();
+
+    let seen = |cookie: String| {
+        let services = &services;
+        async move {
+            run(services, vec![cookie_mw()], request("GET", "/me", &[("cookie", &cookie)]), ok_response())
+                .await
+                .seen_session
+        }
+    };
+    assert_eq!(seen(earlier).await, None, "alice's earlier session is revoked");
+    assert_eq!(seen(bob_cookie).await, Some(bob()), "bob is another user");
+    let mut later = session_claims(&alice(), now() + 1, now() + DAY);
+    later["jti"] = "sessionid5.n".into();
+    assert_eq!(seen(format!("session={}", forger().forge(&later))).await, Some(alice()), "a later login works");
+}
+
+#[tokio::test]
+async fn log_out_everywhere_is_refused_when_it_could_not_be_enforced() {
+    let without_claim = services(true);
+    let error = crate::revoke_user_sessions(&without_claim, "u1", THIRTY_DAYS).await.unwrap_err();
+    assert_eq!(error.status(), 500);
+    let jwt = JwtService::builder().hs256_key("primary", SECRET).user_claim("userId").build().unwrap();
+    let without_store = TestServices { jwt, ..services(false) };
+    assert_eq!(crate::revoke_user_sessions(&without_store, "u1", THIRTY_DAYS).await.unwrap_err().status(), 500);
+    let failing = TestServices { failing_store: true, ..services(true) };
+    let jwt = JwtService::builder().hs256_key("primary", SECRET).user_claim("userId").build().unwrap();
+    let failing = TestServices { jwt, ..failing };
+    assert_eq!(crate::revoke_user_sessions(&failing, "u1", THIRTY_DAYS).await.unwrap_err().status(), 503);
 }

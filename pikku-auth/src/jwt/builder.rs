@@ -122,6 +122,17 @@ impl JwtServiceBuilder {
         }
     }
 
+    /// Adds an HS256 key with a random 32-byte secret (for a development server with no configured secret:
+    /// tokens do not survive a restart, nor verify on another instance).
+    pub fn hs256_random_key(self, kid: impl Into<String>) -> Self {
+        use rand::RngCore as _;
+        let mut secret = [0u8; MIN_HMAC_SECRET_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let builder = self.hs256_key(kid, secret);
+        secret.fill(0);
+        builder
+    }
+
     /// Adds an HS256 key of at least [`MIN_HMAC_SECRET_LEN`] bytes (a shorter one makes
     /// [`build`](Self::build) fail with [`JwtConfigError::SecretTooShort`]).
     pub fn hs256_key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {

@@ -291,8 +291,15 @@ impl JwtService {
         rng.fill_bytes(&mut nonce);
         URL_SAFE_NO_PAD.encode_string(nonce, &mut jti);
 
-        let claims =
-            MintClaims { session, iat, exp, jti: &jti, auth_time, iss: inner.issuer.as_deref(), aud: inner.audience.as_deref() };
+        let claims = MintClaims {
+            session,
+            iat,
+            exp,
+            jti: &jti,
+            auth_time,
+            iss: inner.issuer.as_deref(),
+            aud: inner.audience.as_deref(),
+        };
         jsonwebtoken::encode(&inner.signing_header, &claims, key).map_err(|e| match e.kind() {
             ErrorKind::Json(json) => JwtError::Encoding(format!("the session must serialize to a JSON object: {json}")),
             _ => JwtError::Encoding("signing failed".into()),
