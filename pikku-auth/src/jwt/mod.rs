@@ -12,7 +12,7 @@
 //!   `iat`, `exp` and `jti` (integer seconds since the epoch). `jti` is `<session_id>.<token_nonce>`, both
 //!   random base64url without padding.
 //!
-//! Session types must not use the field names `iat`, `exp`, `jti`, `nbf`, `iss`, `aud` or `sub`: those are
+//! Session types must not use the field names `iat`, `exp`, `jti`, `nbf`, `iss`, `aud`, `sub` or `auth_time`: those are
 //! owned by the token and never reach the session. A payload with nothing but those is not a session
 //! ([`JwtError::NotASession`]).
 //!
