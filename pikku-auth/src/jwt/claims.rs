@@ -17,6 +17,9 @@ use serde_json::Value;
 
 use super::{now_secs, DecodedToken, JwtError};
 
+/// The claims the token owns: a session must not have fields of these names.
+pub(super) const REGISTERED: [&str; 8] = ["iat", "exp", "nbf", "iss", "aud", "sub", "jti", "auth_time"];
+
 /// What a minted payload looks like: the session at the top level, then the registered claims.
 #[derive(Serialize)]
 pub(super) struct MintClaims<'a, S> {

@@ -291,8 +291,18 @@ impl JwtService {
         rng.fill_bytes(&mut nonce);
         URL_SAFE_NO_PAD.encode_string(nonce, &mut jti);
 
+        // The session's fields sit beside the registered claims: one named like them would mint a token with a
+        // duplicate claim, which no verifier accepts. Refused here, where the mistake is made.
+        let session = match serde_json::to_value(session) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            Ok(_) => return Err(JwtError::Encoding("the session must serialize to a JSON object".into())),
+            Err(e) => return Err(JwtError::Encoding(format!("the session must serialize to a JSON object: {e}"))),
+        };
+        if let Some(owned) = claims::REGISTERED.iter().find(|name| session.contains_key(**name)) {
+            return Err(JwtError::Encoding(format!("the session has a field named `{owned}`, which the token owns")));
+        }
         let claims = MintClaims {
-            session,
+            session: &session,
             iat,
             exp,
             jti: &jti,

@@ -89,6 +89,38 @@ fn session_that_is_not_an_object_cannot_be_minted() {
 }
 
 #[test]
+fn a_session_with_a_field_the_token_owns_cannot_be_minted() {
+    let svc = service();
+    for field in ["exp", "sub", "jti", "auth_time"] {
+        let result = svc.sign(&json!({"userId": "u1", field: 1}));
+        assert!(matches!(&result, Err(JwtError::Encoding(m)) if m.contains(field)), "{field}: {result:?}");
+    }
+}
+
+#[test]
+fn a_refresh_carries_the_login_time_and_stops_at_the_absolute_deadline() {
+    let svc = service();
+    let login = now() - 1000;
+    let token = svc.refresh(Duration::from_secs(3600), &session(), "sid1", login, now() + 60).unwrap();
+    let decoded = svc.decode::<Session>(&token).unwrap();
+    assert_eq!(decoded.auth_time, Some(login));
+    assert_eq!(decoded.session_id(), Some("sid1"));
+    assert!(decoded.expires_at <= now() + 60, "capped at the deadline");
+    // A first token's login time is its `iat`, and it carries no `auth_time` of its own.
+    let first = svc.sign(&session()).unwrap();
+    assert_eq!(svc.decode::<Session>(&first).unwrap().auth_time, svc.decode::<Session>(&first).unwrap().issued_at);
+    assert!(parts(&first).1.get("auth_time").is_none());
+}
+
+#[test]
+fn the_user_claim_is_reported_when_configured() {
+    let svc = JwtService::builder().hs256_key("primary", SECRET).user_claim("userId").build().unwrap();
+    let decoded = svc.decode::<Session>(&svc.sign(&session()).unwrap()).unwrap();
+    assert_eq!(decoded.user.as_deref(), Some(session().user_id.as_str()));
+    assert_eq!(service().decode::<Session>(&service().sign(&session()).unwrap()).unwrap().user, None);
+}
+
+#[test]
 fn hs256_random_round_trips() {
     let svc = JwtService::hs256_random();
     let token = svc.sign(&session()).unwrap();
