@@ -11,8 +11,8 @@ use pikku_runtime::{PikkuError, Request, Response, SessionChange, SharedMiddlewa
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::credential::{verify, Rejection, TokenMeta};
-use crate::revocation::revoke_on_logout;
+use crate::credential::{verify, Rejection};
+use crate::revocation::{revoke_on_logout, TokenState};
 use crate::secret::digest;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::AuthServices;
@@ -172,8 +172,8 @@ where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    /// The verified JWT key, to revoke its session on logout.
-    type State = TokenMeta;
+    /// The JWT key, to revoke its session on logout.
+    type State = TokenState;
 
     fn name(&self) -> &str {
         NAME
@@ -193,7 +193,7 @@ where
         &'a self,
         services: &'a Sv,
         request: &Request<S>,
-    ) -> Step<'a, Result<Authenticated<S, TokenMeta>, PikkuError>> {
+    ) -> Step<'a, Result<Authenticated<S, TokenState>, PikkuError>> {
         let key = match self.key(request) {
             Ok(Some(key)) => key,
             Ok(None) => return Step::Ready(Ok(Authenticated::none())),
@@ -208,16 +208,27 @@ where
                 None => Err(invalid_key(Rejection::Unknown)),
             }),
             None => verify::<Sv, S>(services, NAME, &key).map(|verified| match verified? {
-                Ok((session, meta)) => Ok(Authenticated::session_with_state(session, meta)),
+                Ok((session, meta)) => Ok(Authenticated::session_with_state(session, TokenState::Verified(meta))),
                 Err(rejection) => Err(invalid_key(rejection)),
             }),
+        }
+    }
+
+    fn alongside(&self, _services: &Sv, request: &Request<S>) -> Option<TokenState> {
+        if self.options.lookup.is_some() {
+            // Looked-up keys are the application's to revoke, not a logout's.
+            return None;
+        }
+        match self.key(request) {
+            Ok(Some(key)) if !key.is_empty() => Some(TokenState::Presented(key.as_ref().into())),
+            _ => None,
         }
     }
 
     fn respond<'a>(
         &'a self,
         services: &'a Sv,
-        state: Option<TokenMeta>,
+        state: Option<TokenState>,
         change: Option<&SessionChange<S>>,
         _response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
@@ -343,5 +354,19 @@ mod tests {
         let mw = keyed(ApiKeySource::All);
         assert_eq!(mw.name(), "auth_api_key");
         assert_eq!(mw.describe(), "source=header x-api-key, then query apiKey, keys=lookup");
+    }
+
+    #[tokio::test]
+    async fn logout_revokes_a_jwt_key_presented_beside_a_winning_bearer_token() {
+        let services = services(true);
+        let bearer = services.jwt.sign(&alice()).unwrap();
+        let key = services.jwt.sign(&bob()).unwrap();
+        let chain = || vec![crate::auth_bearer(), auth_api_key(ApiKeyOptions::new(ApiKeySource::Header))];
+        let pairs = [("authorization", &*format!("Bearer {bearer}")), ("x-api-key", &*key)];
+        let outcome = run(&services, chain(), request("POST", "/logout", &pairs), logout_response()).await;
+        assert_eq!(outcome.seen_session, Some(alice()));
+        assert_eq!(services.store.len(), 2, "the bearer token's session and the key's");
+        let outcome = run(&services, chain(), request("GET", "/me", &[("x-api-key", &key)]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 401);
     }
 }

@@ -8,8 +8,8 @@ use pikku_runtime::{
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::credential::{decode, verify, Rejection, TokenMeta};
-use crate::revocation::revoke_on_logout;
+use crate::credential::{verify, Rejection};
+use crate::revocation::{revoke_on_logout, TokenState};
 use crate::secret::digest;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::AuthServices;
@@ -112,16 +112,6 @@ fn bearer_credential(headers: &HeaderMap) -> Credential<'_> {
     found
 }
 
-/// What the bearer strategy keeps for the way back.
-#[derive(Debug)]
-pub(crate) enum BearerState {
-    /// The token that authenticated the request, to revoke its session on logout.
-    Verified(TokenMeta),
-    /// A token the request carried while another strategy authenticated it, to revoke on logout if it
-    /// verifies.
-    Presented(Box<str>),
-}
-
 fn invalid_token() -> PikkuError {
     PikkuError::invalid_session("Invalid or expired token")
         .with_header(header::WWW_AUTHENTICATE, INVALID_TOKEN_CHALLENGE)
@@ -137,7 +127,7 @@ where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    type State = BearerState;
+    type State = TokenState;
 
     fn name(&self) -> &str {
         NAME
@@ -154,7 +144,7 @@ where
         &'a self,
         services: &'a Sv,
         request: &Request<S>,
-    ) -> Step<'a, Result<Authenticated<S, BearerState>, PikkuError>> {
+    ) -> Step<'a, Result<Authenticated<S, TokenState>, PikkuError>> {
         let token = match bearer_credential(request.headers()) {
             Credential::Absent => return Step::Ready(Ok(Authenticated::none())),
             Credential::Malformed => return Step::Ready(Err(refuse(Rejection::Malformed))),
@@ -162,7 +152,7 @@ where
         };
         match &self.mode {
             Mode::Jwt => verify::<Sv, S>(services, NAME, token).map(|verified| match verified? {
-                Ok((session, meta)) => Ok(Authenticated::session_with_state(session, BearerState::Verified(meta))),
+                Ok((session, meta)) => Ok(Authenticated::session_with_state(session, TokenState::Verified(meta))),
                 Err(rejection) => Err(refuse(rejection)),
             }),
             Mode::Static { digest: expected, session } => {
@@ -175,9 +165,9 @@ where
         }
     }
 
-    fn alongside(&self, _services: &Sv, request: &Request<S>) -> Option<BearerState> {
+    fn alongside(&self, _services: &Sv, request: &Request<S>) -> Option<TokenState> {
         match (&self.mode, bearer_credential(request.headers())) {
-            (Mode::Jwt, Credential::Token(token)) => Some(BearerState::Presented(token.into())),
+            (Mode::Jwt, Credential::Token(token)) => Some(TokenState::Presented(token.into())),
             _ => None,
         }
     }
@@ -185,22 +175,14 @@ where
     fn respond<'a>(
         &'a self,
         services: &'a Sv,
-        state: Option<BearerState>,
+        state: Option<TokenState>,
         change: Option<&SessionChange<S>>,
         response: &mut Response,
     ) -> Step<'a, Result<(), PikkuError>> {
         if response.status() == StatusCode::UNAUTHORIZED && !response.headers().contains_key(header::WWW_AUTHENTICATE) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, BEARER_CHALLENGE);
         }
-        let meta = match state {
-            Some(BearerState::Verified(meta)) => Some(meta),
-            // Verified only now, and only for a logout: a token that does not verify has nothing to revoke.
-            Some(BearerState::Presented(token)) if matches!(change, Some(SessionChange::Cleared)) => {
-                decode::<Sv, S>(services, &token).ok().map(|(_, meta)| meta)
-            }
-            Some(BearerState::Presented(_)) | None => None,
-        };
-        revoke_on_logout(services, NAME, meta, change)
+        revoke_on_logout(services, NAME, state, change)
     }
 }
 

@@ -5,27 +5,47 @@ use std::fmt;
 
 use pikku_runtime::{PikkuError, SessionChange};
 
-use crate::credential::TokenMeta;
+use serde::de::DeserializeOwned;
+
+use crate::credential::{decode, TokenMeta};
 use crate::strategy::Step;
 use crate::AuthServices;
 
+/// What a token strategy (bearer, JWT API key) keeps for the way back.
+#[derive(Debug)]
+pub(crate) enum TokenState {
+    /// The token that authenticated the request.
+    Verified(TokenMeta),
+    /// A token the request carried while another strategy authenticated it (see `AuthStrategy::alongside`):
+    /// verified only if the function logs out.
+    Presented(Box<str>),
+}
+
 /// The way back of a token strategy (bearer, API key): after a successful `clear_session`, the session of
-/// the token that authenticated the request is revoked, so the token stops working everywhere.
+/// the token the request presented (the one that authenticated it, or one beside it that verifies) is
+/// revoked, so the token stops working everywhere.
 ///
 /// # Errors
 /// 503 when the store fails.
-pub(crate) fn revoke_on_logout<'a, Sv: AuthServices, S>(
+pub(crate) fn revoke_on_logout<'a, Sv: AuthServices, S: DeserializeOwned>(
     services: &'a Sv,
     strategy: &'static str,
-    state: Option<TokenMeta>,
+    state: Option<TokenState>,
     change: Option<&SessionChange<S>>,
 ) -> Step<'a, Result<(), PikkuError>> {
-    match (state, change) {
-        (Some(meta), Some(SessionChange::Cleared)) => {
-            Step::Wait(Box::pin(async move { revoke(services, strategy, &meta).await }))
-        }
-        _ => Step::Ready(Ok(())),
+    if !matches!(change, Some(SessionChange::Cleared)) {
+        return Step::Ready(Ok(()));
     }
+    let meta = match state {
+        Some(TokenState::Verified(meta)) => meta,
+        // A token that does not verify has no session to revoke.
+        Some(TokenState::Presented(token)) => match decode::<Sv, S>(services, &token) {
+            Ok((_, meta)) => meta,
+            Err(_) => return Step::Ready(Ok(())),
+        },
+        None => return Step::Ready(Ok(())),
+    };
+    Step::Wait(Box::pin(async move { revoke(services, strategy, &meta).await }))
 }
 
 /// Revokes the session of a token, if the application has a store.
