@@ -5,6 +5,7 @@
 //! generic sentence, so internal details (SQL, paths, secrets in a connection string) never leak.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
@@ -59,6 +60,22 @@ impl PikkuError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
+    }
+
+    /// Adds `Retry-After` (RFC 9110 §10.2.3) in whole seconds, rounded up and at least 1: a client told
+    /// "0" or a shorter wait than the real one would come back too early.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pikku_runtime::PikkuError;
+    ///
+    /// let error = PikkuError::too_many_requests("slow down").with_retry_after(Duration::from_millis(1500));
+    /// assert_eq!(error.status(), 429);
+    /// ```
+    #[must_use]
+    pub fn with_retry_after(self, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
     }
 
     /// The HTTP status.
@@ -242,6 +259,18 @@ mod tests {
         assert_eq!(body["message"], GENERIC_5XX_MESSAGE);
         assert!(body.get("payload").is_none());
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
+        let id = RequestId::parse("x").unwrap();
+        for (wait, expected) in [(0, "1"), (1, "1"), (999, "1"), (1000, "1"), (1001, "2"), (180_000, "180")] {
+            let response = PikkuError::too_many_requests("slow down")
+                .with_retry_after(Duration::from_millis(wait))
+                .into_response(&id);
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], expected, "{wait} ms");
+        }
     }
 
     #[test]
