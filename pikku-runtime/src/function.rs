@@ -159,7 +159,8 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         services: &F::Services,
         request: &mut Request<F::Session>,
     ) -> Result<Reply<F::Session>, PikkuError> {
-        let Some(context) = F::Context::from_session(request.session.take(), request.request_id) else {
+        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
+        else {
             return Err(PikkuError::missing_session());
         };
 

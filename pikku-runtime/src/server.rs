@@ -13,7 +13,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::middleware::RequestBody;
-use crate::pipeline::dispatch;
+use crate::pipeline::{dispatch, Arrival};
 use crate::registry::Registry;
 
 /// Default body limit: 2 MiB (docs/limits.md).
@@ -86,8 +86,21 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
 
     /// Runs one request through the pipeline exactly as the server does for a request it has read
     /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
+    ///
+    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`.
     pub fn dispatch(&self, request: http::Request<RequestBody>) -> impl Future<Output = crate::Response> + Send + '_ {
-        dispatch(&self.inner.registry, &self.inner.services, request)
+        dispatch(&self.inner.registry, &self.inner.services, request, Arrival::default())
+    }
+
+    /// [`dispatch`](Self::dispatch) as if the request came from `client_addr` (the in-process test client's
+    /// `TestRequest::client_addr`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn dispatch_from(
+        &self,
+        request: http::Request<RequestBody>,
+        client_addr: Option<std::net::IpAddr>,
+    ) -> impl Future<Output = crate::Response> + Send + '_ {
+        dispatch(&self.inner.registry, &self.inner.services, request, Arrival { client_addr })
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
@@ -110,7 +123,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, _peer) = match accepted {
+                    let (stream, peer) = match accepted {
                         Ok(conn) => conn,
                         Err(e) => {
                             // Running out of file descriptors is transient: back off instead of spinning.
@@ -121,11 +134,14 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
                     };
                     let _ = stream.set_nodelay(true);
                     let server = self.clone();
+                    // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
+                    let peer = peer.ip().to_canonical();
                     let service = service_fn(move |request: http::Request<Incoming>| {
                         let server = server.clone();
+                        let arrival = Arrival { client_addr: Some(peer) };
                         async move {
                             let request = request.map(RequestBody::Incoming);
-                            Ok::<_, Infallible>(dispatch(&server.inner.registry, &server.inner.services, request).await)
+                            Ok::<_, Infallible>(dispatch(&server.inner.registry, &server.inner.services, request, arrival).await)
                         }
                     });
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
