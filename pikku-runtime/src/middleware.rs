@@ -44,6 +44,8 @@ pub struct Request<S> {
     pub(crate) change_watch: Option<SessionChangeWatch<S>>,
     /// See [`Request::client_addr`].
     pub(crate) client_addr: Option<IpAddr>,
+    /// When the body must have arrived; set by the server for a request that has a body to wait for.
+    pub(crate) body_deadline: Option<tokio::time::Instant>,
 }
 
 impl<S> Request<S> {
@@ -139,6 +141,7 @@ impl<S> Request<S> {
             path_params: PathParams::default(),
             change_watch: None,
             client_addr: None,
+            body_deadline: None,
         }
     }
 

@@ -20,6 +20,8 @@ use crate::response::Response;
 pub(crate) struct Arrival {
     /// The client's address (`None` in-process).
     pub(crate) client_addr: Option<IpAddr>,
+    /// When the body must have arrived (`None` when there is none to wait for).
+    pub(crate) body_deadline: Option<tokio::time::Instant>,
 }
 
 /// Runs one request through the exact pipeline the server uses.
@@ -94,6 +96,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
         path_params,
         change_watch: None,
         client_addr: arrival.client_addr,
+        body_deadline: arrival.body_deadline,
     };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))
