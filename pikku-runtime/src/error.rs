@@ -135,6 +135,11 @@ impl PikkuError {
             .with_header(header::ALLOW, allow)
     }
 
+    /// 408 `RequestTimeoutError`: the client did not send the request in time.
+    pub fn request_timeout(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutError", message)
+    }
+
     /// 409 `ConflictError`.
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, "ConflictError", message)
@@ -182,6 +187,14 @@ impl PikkuError {
     /// 503 `ServiceUnavailableError`; `detail` is logged, never sent.
     pub fn service_unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError", detail)
+    }
+
+    /// 503 `ServiceUnavailableError` with `Retry-After`: the server is out of a resource for now (`detail`
+    /// is logged, never sent); the client may retry after `retry_after`, rounded up to whole seconds.
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
+    pub fn service_unavailable_retry_after(detail: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self::service_unavailable(detail).with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
     }
 
     /// Renders the JSON response, logging server errors with the request id.
@@ -259,6 +272,28 @@ mod tests {
         assert_eq!(body["message"], GENERIC_5XX_MESSAGE);
         assert!(body.get("payload").is_none());
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn request_timeout_is_408_with_the_error_shape() {
+        let id = RequestId::parse("req-3").unwrap();
+        let response = PikkuError::request_timeout("too slow").into_response(&id);
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = body_json(response).await;
+        assert_eq!(body, serde_json::json!({"name": "RequestTimeoutError", "message": "too slow", "errorId": "req-3"}));
+    }
+
+    #[test]
+    fn service_unavailable_says_when_to_retry_in_whole_seconds() {
+        let id = RequestId::parse("x").unwrap();
+        let after = |retry_after| {
+            let response = PikkuError::service_unavailable_retry_after("out of room", retry_after).into_response(&id);
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            response.headers()[header::RETRY_AFTER].to_str().unwrap().to_owned()
+        };
+        assert_eq!(after(Duration::from_secs(2)), "2");
+        assert_eq!(after(Duration::from_millis(1500)), "2");
+        assert_eq!(after(Duration::ZERO), "1");
     }
 
     #[test]
