@@ -257,7 +257,7 @@ impl From<ThrottleError> for PikkuError {
                     Some(source) => format!("{unavailable}: {source}"),
                     None => unavailable.to_string(),
                 };
-                PikkuError::service_unavailable(detail).with_retry_after(UNAVAILABLE_RETRY_AFTER)
+                PikkuError::service_unavailable_retry_after(detail, UNAVAILABLE_RETRY_AFTER)
             }
         }
     }

@@ -191,10 +191,8 @@ impl PikkuError {
 
     /// 503 `ServiceUnavailableError` with `Retry-After`: the server is out of a resource for now (`detail`
     /// is logged, never sent); the client may retry after `retry_after`, rounded up to whole seconds.
-    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn service_unavailable_retry_after(detail: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        Self::service_unavailable(detail).with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+        Self::service_unavailable(detail).with_retry_after(retry_after)
     }
 
     /// Renders the JSON response, logging server errors with the request id.
