@@ -150,8 +150,8 @@ async fn a_blocked_address_does_not_block_another_and_a_blocked_account_is_block
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_email_costs_about_what_a_wrong_password_costs() {
     let client = in_process();
-    // Different addresses and emails each time so nothing is throttled; the medians of a few rounds, so a
-    // busy machine does not decide the outcome.
+    // Different addresses and emails each time so nothing is throttled. The fastest of a few rounds: other
+    // work on a busy machine only ever adds time.
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for round in 0..4 {
@@ -163,10 +163,8 @@ async fn an_unknown_email_costs_about_what_a_wrong_password_costs() {
         assert_login_refused(&login_from(&client, &format!("192.0.2.{}", 100 + round), &email, "wrong").await);
         unknown.push(start.elapsed());
     }
-    known.sort();
-    unknown.sort();
-    let (known, unknown) = (known[1], unknown[1]);
+    let (known, unknown) = (*known.iter().min().unwrap(), *unknown.iter().min().unwrap());
     // Without the dummy check an unknown email would answer in microseconds, a wrong password in tens of
-    // milliseconds: at least a hundred times apart.
-    assert!(unknown * 3 > known && known * 3 > unknown, "known {known:?}, unknown {unknown:?}");
+    // milliseconds: hundreds of times apart.
+    assert!(unknown * 5 > known && known * 5 > unknown, "known {known:?}, unknown {unknown:?}");
 }
