@@ -49,13 +49,13 @@ fn assert_throttled(resp: &TestResponse) -> (String, u64) {
 async fn five_wrong_passwords_then_even_the_right_one_is_429_while_other_users_log_in() {
     let s = Server::start();
     for _ in 0..LOGIN_FAILURES_PER_ACCOUNT {
-        assert_login_refused(&login(&*s, ALICE.0, "wrong").await);
+        assert_login_refused(&login(&s, ALICE.0, "wrong").await);
     }
-    let throttled = login(&*s, ALICE.0, ALICE.1).await;
+    let throttled = login(&s, ALICE.0, ALICE.1).await;
     let (message, _) = assert_throttled(&throttled);
     assert!(!message.to_lowercase().contains("alice"), "{message}");
     // The same email however it is written.
-    assert_throttled(&login(&*s, "ALICE@example.com", ALICE.1).await);
+    assert_throttled(&login(&s, "ALICE@example.com", ALICE.1).await);
     // Another user from the same address is unaffected.
     s.login(BOB).await;
     s.login(BOB).await;
@@ -66,13 +66,13 @@ async fn an_unknown_email_is_refused_and_throttled_exactly_like_a_known_one() {
     let s = Server::start();
     let mut refusals = Vec::new();
     for _ in 0..LOGIN_FAILURES_PER_ACCOUNT {
-        refusals.push(assert_login_refused(&login(&*s, ALICE.0, "wrong").await));
-        refusals.push(assert_login_refused(&login(&*s, CAROL_UNKNOWN, "wrong").await));
+        refusals.push(assert_login_refused(&login(&s, ALICE.0, "wrong").await));
+        refusals.push(assert_login_refused(&login(&s, CAROL_UNKNOWN, "wrong").await));
     }
     refusals.dedup();
     assert_eq!(refusals.len(), 1, "one answer for both: {refusals:?}");
-    let known = login(&*s, ALICE.0, ALICE.1).await;
-    let unknown = login(&*s, CAROL_UNKNOWN, ALICE.1).await;
+    let known = login(&s, ALICE.0, ALICE.1).await;
+    let unknown = login(&s, CAROL_UNKNOWN, ALICE.1).await;
     assert_eq!(assert_throttled(&known).0, assert_throttled(&unknown).0);
     let strip_id = |resp: &TestResponse| {
         let mut body = resp.json_value();
@@ -89,15 +89,15 @@ async fn successful_logins_are_never_counted() {
     // More successes than the account rule allows failures, then four failures: not yet throttled. (The
     // other contract tests log in far more often than the address rule allows failures.)
     for _ in 0..(LOGIN_FAILURES_PER_ACCOUNT + 2) {
-        login(&*s, BOB.0, BOB.1).await.assert_status(200);
+        login(&s, BOB.0, BOB.1).await.assert_status(200);
     }
     for _ in 0..(LOGIN_FAILURES_PER_ACCOUNT - 1) {
-        assert_login_refused(&login(&*s, BOB.0, "wrong").await);
+        assert_login_refused(&login(&s, BOB.0, "wrong").await);
     }
     // A success in between resets nothing: the fifth failure still blocks.
     s.login(BOB).await;
-    assert_login_refused(&login(&*s, BOB.0, "wrong").await);
-    assert_throttled(&login(&*s, BOB.0, BOB.1).await);
+    assert_login_refused(&login(&s, BOB.0, "wrong").await);
+    assert_throttled(&login(&s, BOB.0, BOB.1).await);
 }
 
 #[tokio::test]
@@ -105,12 +105,12 @@ async fn fifty_failures_from_one_address_block_it_for_every_email() {
     let s = Server::start();
     // Distinct emails, so only the address rule can trip.
     for i in 0..LOGIN_FAILURES_PER_ADDRESS {
-        assert_login_refused(&login(&*s, &format!("guess{i}@example.com"), "wrong").await);
+        assert_login_refused(&login(&s, &format!("guess{i}@example.com"), "wrong").await);
     }
-    let (_, retry_after) = assert_throttled(&login(&*s, ALICE.0, ALICE.1).await);
+    let (_, retry_after) = assert_throttled(&login(&s, ALICE.0, ALICE.1).await);
     // 50 per 15 minutes: one allowance back every 18 s.
     assert!(retry_after <= (LOGIN_FAILURE_WINDOW / LOGIN_FAILURES_PER_ADDRESS).as_secs(), "{retry_after}");
-    assert_throttled(&login(&*s, "fresh@example.com", "x").await);
+    assert_throttled(&login(&s, "fresh@example.com", "x").await);
 }
 
 /// The demo in-process, where a test names each request's client address (over loopback every client is
