@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use governor::clock::FakeRelativeClock;
 
+use super::memory::{ThrottleClock, FULL_PAUSE};
+use super::turns::MIN_TURNS_SWEEP;
 use super::*;
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
