@@ -1,5 +1,6 @@
-//! pikku-rs authentication: the JWT service, the bearer / cookie / API-key strategies, the session store
-//! and CSRF protection for cookie sessions.
+//! pikku-rs authentication: the JWT service, the bearer / cookie / API-key strategies, the session store,
+//! CSRF protection for cookie sessions, Argon2id password hashes ([`password`]) and login throttling
+//! ([`throttle`]).
 //!
 //! Strategies are middleware ([`SharedMiddleware`](pikku_runtime::SharedMiddleware)) wired in a declared order; the
 //! first that establishes a session wins and the later ones do not try to authenticate (they still see the
@@ -41,6 +42,7 @@ mod cookie_session;
 mod credential;
 mod csrf;
 pub mod jwt;
+pub mod password;
 mod revocation;
 mod secret;
 mod store;
@@ -49,15 +51,18 @@ mod strategy;
 mod test_support;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod throttle;
 
 pub use api_key::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, StaticApiKeys};
 pub use bearer::{auth_bearer, auth_bearer_static};
 pub use cookie_session::{auth_cookie, CookieOptions, SameSite, DEFAULT_ABSOLUTE_LIFETIME};
 pub use csrf::CsrfOptions;
 pub use jwt::{DecodedToken, JwtError, JwtService};
+pub use password::{hash_password, verify_password, PasswordError};
 pub use secret::constant_time_eq;
 pub use store::{revoke_user_sessions, InMemorySessionStore, SessionRef, SessionStore, StoreError};
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
+pub use throttle::{LoginAttempt, LoginThrottle, ThrottleError, ThrottleRule};
 
 /// What the strategies need from the application's services: the JWT service and, optionally, a session
 /// store.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use ipnet::IpNet;
 
 use crate::info;
 use crate::registry::{Registry, StartupError};
@@ -88,7 +89,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         self
     }
 
-    /// Time a client has to send its headers. By default 10 seconds.
+    /// Time a client has to send its headers; also how long a kept-alive connection may stay idle. By
+    /// default 10 seconds.
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.header_read_timeout = timeout;
@@ -99,6 +101,42 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     #[must_use]
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.config.max_header_bytes = bytes;
+        self
+    }
+
+    /// Time the whole request body has to arrive after its headers (408 past it). By default 30 seconds.
+    #[must_use]
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_read_timeout = timeout;
+        self
+    }
+
+    /// Time a response write may make no progress before the connection is closed. By default 30 seconds.
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Open connections at most (at least 1). By default 4096.
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections;
+        self
+    }
+
+    /// Request body bytes buffered at once across all connections (503 past it). By default 256 MiB.
+    #[must_use]
+    pub fn body_budget(mut self, bytes: usize) -> Self {
+        self.config.body_budget = bytes;
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or networks (`"10.0.0.0/8".parse()?`, or
+    /// `IpNet::from(addr)` for one address). By default none; see [`ServerConfig::trusted_proxies`].
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
+        self.config.trusted_proxies = proxies.into_iter().collect();
         self
     }
 
@@ -114,7 +152,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
     pub fn registry(&self) -> Result<Registry<Sv, S>, StartupError> {
-        Registry::build(self.config.body_limit)
+        Registry::build(&self.config)
     }
 
     /// Builds the server with its services.

@@ -3,6 +3,7 @@
 //! A change recorded with `set_session` / `clear_session` is applied to the response only when the
 //! function returns `Ok`: an `Err` or a panic leaves the client's session as it was.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::request_id::RequestId;
@@ -105,6 +106,7 @@ pub struct Context<S> {
     session: S,
     change: Mutex<Option<SessionChange<S>>>,
     request_id: RequestId,
+    client_addr: Option<IpAddr>,
 }
 
 impl<S> Context<S> {
@@ -130,6 +132,12 @@ impl<S> Context<S> {
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
+
+    /// The client's address, as [`Request::client_addr`](crate::Request::client_addr) gives it: the
+    /// peer's, or behind a trusted proxy the client's; `None` in-process.
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client_addr
+    }
 }
 
 /// Context of an `auth = false` function: the session may be absent.
@@ -138,6 +146,7 @@ pub struct OptionalContext<S> {
     session: Option<S>,
     change: Mutex<Option<SessionChange<S>>>,
     request_id: RequestId,
+    client_addr: Option<IpAddr>,
 }
 
 impl<S> OptionalContext<S> {
@@ -163,6 +172,12 @@ impl<S> OptionalContext<S> {
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
+
+    /// The client's address, as [`Request::client_addr`](crate::Request::client_addr) gives it: the
+    /// peer's, or behind a trusted proxy the client's; `None` in-process.
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client_addr
+    }
 }
 
 fn record_set<S>(change: &Mutex<Option<SessionChange<S>>>, session: S) -> SessionId {
@@ -181,7 +196,7 @@ pub trait SessionContext<S>: Send + Sync + Sized + 'static {
     /// Whether the function refuses to run without a session (401).
     const REQUIRES_SESSION: bool;
     /// Builds the context, or `None` when a required session is missing.
-    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self>;
+    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self>;
     /// The change recorded by the function.
     fn into_change(self) -> Option<SessionChange<S>>;
     /// The session, for permissions.
@@ -190,8 +205,8 @@ pub trait SessionContext<S>: Send + Sync + Sized + 'static {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
     const REQUIRES_SESSION: bool = true;
-    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self> {
-        session.map(|session| Self { session, change: Mutex::new(None), request_id })
+    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self> {
+        session.map(|session| Self { session, change: Mutex::new(None), request_id, client_addr })
     }
     fn into_change(self) -> Option<SessionChange<S>> {
         self.change.into_inner().unwrap_or_else(|p| p.into_inner())
@@ -203,8 +218,8 @@ impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
     const REQUIRES_SESSION: bool = false;
-    fn from_session(session: Option<S>, request_id: RequestId) -> Option<Self> {
-        Some(Self { session, change: Mutex::new(None), request_id })
+    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self> {
+        Some(Self { session, change: Mutex::new(None), request_id, client_addr })
     }
     fn into_change(self) -> Option<SessionChange<S>> {
         self.change.into_inner().unwrap_or_else(|p| p.into_inner())
@@ -217,7 +232,14 @@ impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
 impl<S> Context<S> {
     /// A context for calling a function directly in a unit test.
     pub fn for_test(session: S) -> Self {
-        Self { session, change: Mutex::new(None), request_id: RequestId::generate() }
+        Self { session, change: Mutex::new(None), request_id: RequestId::generate(), client_addr: None }
+    }
+
+    /// The same test context as if the request came from `addr`.
+    #[must_use]
+    pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
     }
 
     /// The change the function recorded (for unit tests).
@@ -232,7 +254,14 @@ impl<S> Context<S> {
 impl<S> OptionalContext<S> {
     /// A context for calling an `auth = false` function directly in a unit test.
     pub fn for_test(session: Option<S>) -> Self {
-        Self { session, change: Mutex::new(None), request_id: RequestId::generate() }
+        Self { session, change: Mutex::new(None), request_id: RequestId::generate(), client_addr: None }
+    }
+
+    /// The same test context as if the request came from `addr`.
+    #[must_use]
+    pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
     }
 
     /// The change the function recorded (for unit tests).

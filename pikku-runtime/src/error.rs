@@ -5,6 +5,7 @@
 //! generic sentence, so internal details (SQL, paths, secrets in a connection string) never leak.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
@@ -59,6 +60,22 @@ impl PikkuError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
+    }
+
+    /// Adds `Retry-After` (RFC 9110 §10.2.3) in whole seconds, rounded up and at least 1: a client told
+    /// "0" or a shorter wait than the real one would come back too early.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pikku_runtime::PikkuError;
+    ///
+    /// let error = PikkuError::too_many_requests("slow down").with_retry_after(Duration::from_millis(1500));
+    /// assert_eq!(error.status(), 429);
+    /// ```
+    #[must_use]
+    pub fn with_retry_after(self, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
     }
 
     /// The HTTP status.
@@ -118,6 +135,11 @@ impl PikkuError {
             .with_header(header::ALLOW, allow)
     }
 
+    /// 408 `RequestTimeoutError`: the client did not send the request in time.
+    pub fn request_timeout(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutError", message)
+    }
+
     /// 409 `ConflictError`.
     pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, "ConflictError", message)
@@ -165,6 +187,12 @@ impl PikkuError {
     /// 503 `ServiceUnavailableError`; `detail` is logged, never sent.
     pub fn service_unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError", detail)
+    }
+
+    /// 503 `ServiceUnavailableError` with `Retry-After`: the server is out of a resource for now (`detail`
+    /// is logged, never sent); the client may retry after `retry_after`, rounded up to whole seconds.
+    pub fn service_unavailable_retry_after(detail: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
+        Self::service_unavailable(detail).with_retry_after(retry_after)
     }
 
     /// Renders the JSON response, logging server errors with the request id.
@@ -242,6 +270,40 @@ mod tests {
         assert_eq!(body["message"], GENERIC_5XX_MESSAGE);
         assert!(body.get("payload").is_none());
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn request_timeout_is_408_with_the_error_shape() {
+        let id = RequestId::parse("req-3").unwrap();
+        let response = PikkuError::request_timeout("too slow").into_response(&id);
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = body_json(response).await;
+        assert_eq!(body, serde_json::json!({"name": "RequestTimeoutError", "message": "too slow", "errorId": "req-3"}));
+    }
+
+    #[test]
+    fn service_unavailable_says_when_to_retry_in_whole_seconds() {
+        let id = RequestId::parse("x").unwrap();
+        let after = |retry_after| {
+            let response = PikkuError::service_unavailable_retry_after("out of room", retry_after).into_response(&id);
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            response.headers()[header::RETRY_AFTER].to_str().unwrap().to_owned()
+        };
+        assert_eq!(after(Duration::from_secs(2)), "2");
+        assert_eq!(after(Duration::from_millis(1500)), "2");
+        assert_eq!(after(Duration::ZERO), "1");
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
+        let id = RequestId::parse("x").unwrap();
+        for (wait, expected) in [(0, "1"), (1, "1"), (999, "1"), (1000, "1"), (1001, "2"), (180_000, "180")] {
+            let response = PikkuError::too_many_requests("slow down")
+                .with_retry_after(Duration::from_millis(wait))
+                .into_response(&id);
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], expected, "{wait} ms");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::body::{method_has_body, read_json_body};
+use crate::body::{method_has_body, read_json_body, BodyBudget, BodyRules};
 use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
@@ -88,6 +88,7 @@ inventory::collect!(FunctionDef);
 pub struct FunctionSlot<Sv, S> {
     pub(crate) global_permissions: Arc<[SharedPermission<Sv, S>]>,
     pub(crate) body_limit: usize,
+    pub(crate) body_budget: Arc<BodyBudget>,
     pub(crate) installed: Option<InstalledFunction<Sv, S>>,
 }
 
@@ -112,6 +113,7 @@ pub fn install<F: PikkuFunction>(
     let endpoint = FunctionEndpoint::<F> {
         permissions: Permissions::new(Arc::clone(&slot.global_permissions), permissions()),
         body_limit: slot.body_limit,
+        body_budget: Arc::clone(&slot.body_budget),
         function: PhantomData,
     };
     slot.installed = Some(InstalledFunction { endpoint: Arc::new(endpoint), middleware: middleware() });
@@ -121,6 +123,7 @@ pub fn install<F: PikkuFunction>(
 struct FunctionEndpoint<F: PikkuFunction> {
     permissions: Permissions<F::Services, F::Session>,
     body_limit: usize,
+    body_budget: Arc<BodyBudget>,
     function: PhantomData<fn() -> F>,
 }
 
@@ -170,7 +173,8 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         services: &F::Services,
         request: &mut Request<F::Session>,
     ) -> Result<Reply<F::Session>, PikkuError> {
-        let Some(context) = F::Context::from_session(request.session.take(), request.request_id) else {
+        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
+        else {
             return Err(PikkuError::missing_session());
         };
 
@@ -179,7 +183,9 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         let data: F::Input = {
             let body = if method_has_body(&request.head.method) {
                 let body = std::mem::replace(&mut request.body, RequestBody::Buffered(Bytes::new()));
-                read_json_body(body, &request.head.headers, self.body_limit).await?
+                let rules =
+                    BodyRules { limit: self.body_limit, deadline: request.body_deadline, budget: &self.body_budget };
+                read_json_body(body, &request.head.headers, rules).await?
             } else {
                 None
             };

@@ -7,6 +7,8 @@
 
 mod app;
 mod body;
+mod client_addr;
+mod connection;
 mod context;
 mod error;
 mod function;
@@ -30,6 +32,9 @@ pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
 pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
 pub use error::PikkuError;
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+/// An IP network (`10.0.0.0/8`) or, with its full prefix, one address: a trusted proxy
+/// ([`ServerConfig::trusted_proxies`], [`App::trusted_proxies`]). Parse one with `"10.0.0.0/8".parse()`.
+pub use ipnet::IpNet;
 pub use middleware::{
     BoxFuture, HttpMiddleware, Next, NextFuture, Request, RequestBody, SharedMiddleware, TestEndpoint,
 };
@@ -38,8 +43,9 @@ pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, Chunk, Response};
 pub use server::{
-    shutdown_signal, Server, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_SHUTDOWN_GRACE,
+    shutdown_signal, Server, ServerConfig, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_WRITE_TIMEOUT,
 };
 pub use session_id::SessionId;
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};

@@ -5,6 +5,7 @@
 //! onion runs them itself (see [`AuthStrategy`](crate::AuthStrategy)).
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -41,6 +42,10 @@ pub struct Request<S> {
     pub(crate) path_params: PathParams,
     /// Where the function reports its session change, once a middleware asked to see it.
     pub(crate) change_watch: Option<SessionChangeWatch<S>>,
+    /// See [`Request::client_addr`].
+    pub(crate) client_addr: Option<IpAddr>,
+    /// When the body must have arrived; set by the server for a request that has a body to wait for.
+    pub(crate) body_deadline: Option<tokio::time::Instant>,
 }
 
 impl<S> Request<S> {
@@ -67,6 +72,13 @@ impl<S> Request<S> {
     /// The request's id.
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
+    }
+
+    /// The client's address: the connection's peer, or, when the peer is one of the configured trusted
+    /// proxies, the client they report in `X-Forwarded-For` (see `ServerConfig::trusted_proxies`).
+    /// `None` for a request dispatched in-process (`Server::dispatch`), which has no peer.
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client_addr
     }
 
     /// The session established so far by earlier strategies.
@@ -128,7 +140,18 @@ impl<S> Request<S> {
             request_id: RequestId::generate(),
             path_params: PathParams::default(),
             change_watch: None,
+            client_addr: None,
+            body_deadline: None,
         }
+    }
+
+    /// The same request as if it came from `addr`, for unit tests of middleware that read
+    /// [`client_addr`](Self::client_addr).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
     }
 }
 

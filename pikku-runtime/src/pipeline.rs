@@ -2,6 +2,7 @@
 //! and the `x-request-id` header on every response.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 
 use tracing::Instrument;
@@ -14,6 +15,15 @@ use crate::registry::Registry;
 use crate::request_id::{RequestId, REQUEST_ID_HEADER_NAME};
 use crate::response::Response;
 
+/// What the server knows of a request beyond its head and body.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Arrival {
+    /// The client's address (`None` in-process).
+    pub(crate) client_addr: Option<IpAddr>,
+    /// When the body must have arrived (`None` when there is none to wait for).
+    pub(crate) body_deadline: Option<tokio::time::Instant>,
+}
+
 /// Runs one request through the exact pipeline the server uses.
 ///
 /// Routing and the start of the onion are synchronous (each layer boxes its own future), so they run
@@ -23,6 +33,7 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
     registry: &'a Registry<Sv, S>,
     services: &'a Sv,
     request: http::Request<RequestBody>,
+    arrival: Arrival,
 ) -> impl Future<Output = Response> + Send + 'a {
     let (head, body) = request.into_parts();
     let request_id = RequestId::from_headers(&head.headers);
@@ -33,7 +44,7 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
     // back); these catch one in middleware, so it too costs only its own request.
     let routed = {
         let _entered = span.enter();
-        std::panic::catch_unwind(AssertUnwindSafe(|| route(registry, services, head, body, request_id)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| route(registry, services, head, body, request_id, arrival)))
     };
     async move {
         let outcome = match routed {
@@ -62,6 +73,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     head: http::request::Parts,
     body: RequestBody,
     request_id: RequestId,
+    arrival: Arrival,
 ) -> Routed<'a, Sv, S> {
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
@@ -76,7 +88,16 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     // The router hands out the values in template order, as slices of `path`; the route's names are in
     // the same order.
     let path_params = PathParams::new(entry.params.clone(), path, matched.params.iter().map(|(_, value)| value));
-    let request = Request { head, body, session: None, request_id, path_params, change_watch: None };
+    let request = Request {
+        head,
+        body,
+        session: None,
+        request_id,
+        path_params,
+        change_watch: None,
+        client_addr: arrival.client_addr,
+        body_deadline: arrival.body_deadline,
+    };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))
 }

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 
+use crate::body::BodyBudget;
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
+use crate::server::ServerConfig;
 use crate::wiring::{SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
@@ -226,12 +228,14 @@ struct Installed<Sv, S> {
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S> {
-    /// Builds the registry from every function and wiring linked into the binary.
+    /// Builds the registry from every function and wiring linked into the binary, with the body settings of
+    /// `config` (the limit, and the budget its functions share).
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
     #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
-    pub fn build(body_limit: usize) -> Result<Self, StartupError> {
+    pub fn build(config: &ServerConfig) -> Result<Self, StartupError> {
+        let body_budget = Arc::new(BodyBudget::new(config.body_budget));
         let mismatch =
             |what: String, location: SourceLocation, m: crate::function::TypeMismatch| StartupError::TypeMismatch {
                 what,
@@ -272,7 +276,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         for def in &defs {
             let mut slot = FunctionSlot::<Sv, S> {
                 global_permissions: Arc::clone(&global_permissions),
-                body_limit,
+                body_limit: config.body_limit,
+                body_budget: Arc::clone(&body_budget),
                 installed: None,
             };
             (def.install)(&mut slot).map_err(|m| {

@@ -2,11 +2,8 @@
 //!
 //! The id is stored inline (no heap allocation) because every request carries one.
 
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-
 use std::cell::RefCell;
+use std::fmt;
 
 use bytes::BytesMut;
 use http::HeaderValue;
@@ -49,17 +46,15 @@ impl RequestId {
             .unwrap_or_else(Self::generate)
     }
 
-    /// A process-unique id: a random per-process prefix and a counter, both hex.
+    /// A fresh id: 128 random bits as 32 hex digits. Random rather than a counter, so an id tells nothing
+    /// about how many requests the server has handled; 128 bits, so ids do not repeat. From the
+    /// per-thread generator (a CSPRNG seeded by the OS): no lock, no allocation.
     pub fn generate() -> Self {
-        static PREFIX: OnceLock<u64> = OnceLock::new();
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let prefix = *PREFIX.get_or_init(process_random);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        use rand::Rng as _;
+        let random: u128 = rand::thread_rng().gen();
         let mut bytes = [0u8; MAX_REQUEST_ID_LEN];
-        write_hex(&mut bytes[..16], prefix);
-        bytes[16] = b'-';
-        write_hex(&mut bytes[17..33], n);
-        Self { len: 33, bytes }
+        write_hex(&mut bytes[..GENERATED_LEN], random);
+        Self { len: GENERATED_LEN as u8, bytes }
     }
 
     /// The id as text.
@@ -92,20 +87,15 @@ thread_local! {
     static ID_ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-fn write_hex(out: &mut [u8], value: u64) {
+/// Length of a generated id: 32 hex digits.
+const GENERATED_LEN: usize = 32;
+
+/// Writes `value` as 32 hex digits, most significant first.
+fn write_hex(out: &mut [u8], value: u128) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, slot) in out.iter_mut().enumerate() {
-        *slot = HEX[((value >> (60 - 4 * i)) & 0xf) as usize];
+        *slot = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
     }
-}
-
-/// Randomness for the prefix without a dependency: std's hasher is seeded randomly per process.
-fn process_random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    hasher.finish()
 }
 
 impl fmt::Display for RequestId {
@@ -141,7 +131,7 @@ mod tests {
 
     #[test]
     fn header_values_carry_exactly_the_id_even_across_buffer_refills() {
-        let ids: Vec<RequestId> = (0..2 * ID_ARENA_BYTES / 33).map(|_| RequestId::generate()).collect();
+        let ids: Vec<RequestId> = (0..2 * ID_ARENA_BYTES / GENERATED_LEN).map(|_| RequestId::generate()).collect();
         let values: Vec<HeaderValue> = ids.iter().map(RequestId::to_header_value).collect();
         for (id, value) in ids.iter().zip(&values) {
             assert_eq!(value.to_str().unwrap(), id.as_str());
@@ -153,7 +143,23 @@ mod tests {
         let a = RequestId::generate();
         let b = RequestId::generate();
         assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 33);
+        assert_eq!(a.as_str().len(), GENERATED_LEN);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert!(RequestId::parse(a.as_str()).is_some());
+    }
+
+    #[test]
+    fn generated_ids_are_random_not_a_sequence() {
+        // A counter (even behind a random prefix) moves by one and changes a digit or two per id; random
+        // ids are unordered and differ in about 30 of their 32 digits.
+        let ids: Vec<u128> =
+            (0..200).map(|_| u128::from_str_radix(RequestId::generate().as_str(), 16).expect("hex")).collect();
+        let pairs = ids.windows(2);
+        assert!(pairs.clone().all(|pair| pair[1].wrapping_sub(pair[0]) != 1), "consecutive ids");
+        let ascending = pairs.clone().filter(|pair| pair[1] > pair[0]).count();
+        assert!((50..150).contains(&ascending), "{ascending} of 199 steps go up");
+        let differing: u32 = pairs.map(|pair| (pair[0] ^ pair[1]).count_ones()).sum();
+        let average_bits = f64::from(differing) / 199.0;
+        assert!((54.0..74.0).contains(&average_bits), "ids differ in {average_bits} bits on average");
     }
 }

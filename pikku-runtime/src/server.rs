@@ -1,4 +1,5 @@
-//! The hyper 1 server: keep-alive, a header read timeout, a cap on header size, graceful shutdown.
+//! The hyper 1 server: keep-alive, deadlines for the head, the body, idle connections and writes, caps on
+//! header size, connections and buffered bodies, graceful shutdown (docs/limits.md).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -6,35 +7,68 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::client_addr::resolve_client_addr;
+use crate::connection::{AcceptErrors, WriteDeadline, ACCEPT_ERROR_BACKOFF, ACCEPT_ERROR_LOG_INTERVAL};
 use crate::middleware::RequestBody;
-use crate::pipeline::dispatch;
+use crate::pipeline::{dispatch, Arrival};
 use crate::registry::Registry;
 
 /// Default body limit: 2 MiB (docs/limits.md).
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// Headers over 64 KiB in total get 431 (hyper's default buffer is far larger).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
-/// A client that has not sent complete headers by then is dropped, so it cannot hold a connection.
+/// A client that has not sent complete headers by then is dropped, so it cannot hold a connection. The
+/// same deadline closes a kept-alive connection left idle that long.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body must have arrived in full this long after its headers, or the request gets 408.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A response write that makes no progress this long (the client does not read) closes the connection.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Open connections at most; past it the server stops accepting until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Request body bytes buffered at once across all connections: 256 MiB.
+pub const DEFAULT_BODY_BUDGET: usize = 256 * 1024 * 1024;
 /// How long requests in flight may take to finish after SIGINT / SIGTERM.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Server settings; every field states its default.
+/// Server settings; every field states its default. Exceeding a limit costs the offending request or
+/// connection only (docs/limits.md).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest accepted request body in bytes. Default [`DEFAULT_BODY_LIMIT`] (2 MiB).
+    /// Largest accepted request body in bytes (413 past it). Default [`DEFAULT_BODY_LIMIT`] (2 MiB).
     pub body_limit: usize,
     /// Cap on the request line and headers in bytes (hyper's read buffer; minimum 8192).
     /// Default [`DEFAULT_MAX_HEADER_BYTES`] (64 KiB).
     pub max_header_bytes: usize,
-    /// Time a client has to send complete headers. Default [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s).
+    /// Time a client has to send complete headers, counted from the connection's start or, on a kept-alive
+    /// connection, from the end of the previous response: it is also the idle timeout. Default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s).
     pub header_read_timeout: Duration,
+    /// Time the whole request body has to arrive, counted from the end of its headers; past it the
+    /// request gets 408 and the connection is closed. Default [`DEFAULT_BODY_READ_TIMEOUT`] (30 s).
+    pub body_read_timeout: Duration,
+    /// Time a response write may make no progress (the client does not read) before the connection is
+    /// closed. Default [`DEFAULT_WRITE_TIMEOUT`] (30 s).
+    pub write_timeout: Duration,
+    /// Open connections at most (at least 1); past it the server stops accepting until one closes, and
+    /// new clients wait in the listen backlog. Default [`DEFAULT_MAX_CONNECTIONS`] (4096).
+    pub max_connections: usize,
+    /// Request body bytes buffered at once across all connections; a request whose body would exceed
+    /// it gets 503 with `Retry-After`. Default [`DEFAULT_BODY_BUDGET`] (256 MiB).
+    pub body_budget: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR networks, such as `10.0.0.0/8`).
+    /// When the peer is one of them, [`Request::client_addr`](crate::Request::client_addr) is the rightmost
+    /// address in `X-Forwarded-For` that is not a trusted proxy. Default: none, so the client address is
+    /// always the peer's.
+    pub trusted_proxies: Vec<IpNet>,
     /// Time requests in flight get to finish on shutdown. Default [`DEFAULT_SHUTDOWN_GRACE`] (10 s).
     pub shutdown_grace: Duration,
 }
@@ -45,6 +79,11 @@ impl Default for ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_budget: DEFAULT_BODY_BUDGET,
+            trusted_proxies: Vec::new(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -86,58 +125,117 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
 
     /// Runs one request through the pipeline exactly as the server does for a request it has read
     /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
+    ///
+    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`.
     pub fn dispatch(&self, request: http::Request<RequestBody>) -> impl Future<Output = crate::Response> + Send + '_ {
-        dispatch(&self.inner.registry, &self.inner.services, request)
+        dispatch(&self.inner.registry, &self.inner.services, request, Arrival::default())
+    }
+
+    /// [`dispatch`](Self::dispatch) as if the request came from `client_addr` (the in-process test client's
+    /// `TestRequest::client_addr`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn dispatch_from(
+        &self,
+        request: http::Request<RequestBody>,
+        client_addr: Option<std::net::IpAddr>,
+    ) -> impl Future<Output = crate::Response> + Send + '_ {
+        dispatch(&self.inner.registry, &self.inner.services, request, Arrival { client_addr, body_deadline: None })
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
     /// requests in flight finish within the configured grace period.
     ///
     /// # Errors
-    /// Never fails after start; accept errors are logged and retried.
+    /// Never fails after start; accept errors are logged (at most once a second) and retried after a
+    /// short pause.
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let config = &self.inner.config;
         let graceful = GracefulShutdown::new();
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .keep_alive(true)
-            .header_read_timeout(self.inner.config.header_read_timeout)
+            // hyper arms this timer whenever it waits for a head, also between requests on a kept-alive
+            // connection: it is the idle timeout too (pinned by tests/limits.rs).
+            .header_read_timeout(config.header_read_timeout)
             // The buffer cap alone is soft (a head that completes within the last read is accepted even
             // when it overshoots); `max_header_size` is the exact cap that answers 431.
-            .max_header_size(self.inner.config.max_header_bytes)
-            .max_buf_size(self.inner.config.max_header_bytes.max(8192));
+            .max_header_size(config.max_header_bytes)
+            .max_buf_size(config.max_header_bytes.max(8192));
+        let connections = Arc::new(Semaphore::new(config.max_connections.clamp(1, Semaphore::MAX_PERMITS)));
+        let mut at_cap = false;
+        let mut accept_errors = AcceptErrors::new(ACCEPT_ERROR_BACKOFF, ACCEPT_ERROR_LOG_INTERVAL);
+        // A slot taken for an accept that failed is kept for the next attempt.
+        let mut slot: Option<OwnedSemaphorePermit> = None;
         tokio::pin!(shutdown);
         loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, _peer) = match accepted {
-                        Ok(conn) => conn,
-                        Err(e) => {
-                            // Running out of file descriptors is transient: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
+            let permit = match slot.take() {
+                Some(permit) => permit,
+                None => match Arc::clone(&connections).try_acquire_owned() {
+                    Ok(permit) => {
+                        at_cap = false;
+                        permit
+                    }
+                    Err(_) => {
+                        // One line when the cap is reached, another only after it has been below it again.
+                        if !at_cap {
+                            at_cap = true;
+                            tracing::warn!(
+                                max_connections = config.max_connections,
+                                "connection cap reached: new connections wait in the listen backlog until one closes"
+                            );
                         }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let server = self.clone();
-                    let service = service_fn(move |request: http::Request<Incoming>| {
-                        let server = server.clone();
-                        async move {
-                            let request = request.map(RequestBody::Incoming);
-                            Ok::<_, Infallible>(dispatch(&server.inner.registry, &server.inner.services, request).await)
+                        tokio::select! {
+                            permit = Arc::clone(&connections).acquire_owned() => {
+                                permit.expect("the connection semaphore is never closed")
+                            }
+                            () = &mut shutdown => break,
                         }
-                    });
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        slot = Some(permit);
+                        tokio::select! {
+                            _ = accept_errors.on_error(&e) => continue,
+                            () = &mut shutdown => break,
                         }
-                    });
-                }
+                    }
+                },
                 () = &mut shutdown => break,
-            }
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
+            let peer = peer.ip().to_canonical();
+            let service = service_fn(move |request: http::Request<Incoming>| {
+                let server = server.clone();
+                let config = &server.inner.config;
+                let client_addr = resolve_client_addr(peer, request.headers(), &config.trusted_proxies);
+                // Only a request with a body to wait for reads the clock.
+                let body_deadline =
+                    (!request.body().is_end_stream()).then(|| tokio::time::Instant::now() + config.body_read_timeout);
+                let arrival = Arrival { client_addr: Some(client_addr), body_deadline };
+                async move {
+                    let request = request.map(RequestBody::Incoming);
+                    Ok::<_, Infallible>(
+                        dispatch(&server.inner.registry, &server.inner.services, request, arrival).await,
+                    )
+                }
+            });
+            let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
+            let connection = graceful.watch(builder.serve_connection(io, service));
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection closed with an error");
+                }
+                // The connection's slot frees only now, when its socket is closed.
+                drop(permit);
+            });
         }
         drop(listener);
         tracing::info!("shutting down: waiting for requests in flight");

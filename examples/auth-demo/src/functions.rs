@@ -36,17 +36,22 @@ pub struct LoginResult {
 }
 
 /// Checks the credentials, starts a session (the cookie strategy writes it) and returns a bearer token.
+/// Failures are throttled per email and per client address (429 with `Retry-After`).
 #[pikku_func(auth = false, description = "Log in with email and password", tags = ["public"])]
 pub async fn login(
     services: &Services,
     data: Credentials,
     ctx: &OptionalContext<UserSession>,
 ) -> Result<LoginResult, PikkuError> {
-    // One message for an unknown email and a wrong password: which one failed is not the client's business.
-    let session = services
-        .users
-        .verify(&data.email, &data.password)
-        .ok_or_else(|| PikkuError::unauthorized("Invalid email or password"))?;
+    // Before the password is looked at: while throttled, even the right one gets 429.
+    let attempt = services.login_throttle.begin(&data.email, ctx.client_addr()).await?;
+    let Some(session) = services.users.verify(&data.email, &data.password).await? else {
+        attempt.failed().await?;
+        // One message for an unknown email and a wrong password: which one failed is not the client's
+        // business.
+        return Err(PikkuError::unauthorized("Invalid email or password"));
+    };
+    attempt.succeeded();
     // One login, one session: the bearer token and the cookie carry the same session id, so logging out
     // with either revokes both.
     let session_id = ctx.set_session(session.clone());

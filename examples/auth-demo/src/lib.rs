@@ -12,6 +12,7 @@ mod wirings;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use pikku::auth::throttle::{LoginThrottle, ThrottleRule};
 use pikku::auth::{AuthServices, InMemorySessionStore, JwtService, SessionStore};
 use pikku::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,16 @@ pub const BEARER_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 pub const COOKIE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// The demo's one API key (contract: resolves to the `svc` user).
 pub const DEMO_API_KEY: &str = "test-key-1";
+/// Failed logins let through per email within [`LOGIN_FAILURE_WINDOW`] before `/login` answers 429.
+pub const LOGIN_FAILURES_PER_ACCOUNT: u32 = 5;
+/// Failed logins let through per client address within [`LOGIN_FAILURE_WINDOW`].
+pub const LOGIN_FAILURES_PER_ADDRESS: u32 = 50;
+/// The window the failed logins are counted over.
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The signing key's `kid` unless `PIKKU_JWT_KID` names another.
+pub const DEFAULT_JWT_KID: &str = "primary";
+/// Longest `PIKKU_JWT_KID` accepted.
+pub const MAX_JWT_KID_LEN: usize = 128;
 
 /// The session: `{"userId", "role"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +54,8 @@ pub struct Services {
     pub users: users::Users,
     /// Notes, in memory.
     pub notes: notes::Notes,
+    /// Failed logins per email and per client address.
+    pub login_throttle: LoginThrottle,
 }
 
 impl AuthServices for Services {
@@ -56,39 +69,75 @@ impl AuthServices for Services {
 }
 
 impl Services {
-    /// Services from the environment: `PIKKU_JWT_SECRET` (at least 32 bytes; unset: a random secret).
+    /// Services from the environment: `PIKKU_JWT_SECRET` (at least 32 bytes; unset: a random secret) and
+    /// `PIKKU_JWT_KID` (the signing key's `kid`, [`DEFAULT_JWT_KID`] unless set).
     ///
     /// # Errors
-    /// A secret shorter than 32 bytes.
+    /// A secret shorter than 32 bytes, or a key id that is empty, longer than [`MAX_JWT_KID_LEN`] or not
+    /// printable ASCII.
     pub fn from_env() -> Result<Self, String> {
+        let kid = match std::env::var("PIKKU_JWT_KID") {
+            Ok(kid) => {
+                check_kid(&kid).map_err(|why| format!("PIKKU_JWT_KID: {why}"))?;
+                kid
+            }
+            Err(std::env::VarError::NotPresent) => DEFAULT_JWT_KID.to_owned(),
+            Err(std::env::VarError::NotUnicode(_)) => return Err("PIKKU_JWT_KID: must be printable ASCII".into()),
+        };
         let secret = std::env::var("PIKKU_JWT_SECRET").ok();
         if secret.is_none() {
             eprintln!(
                 "warning: PIKKU_JWT_SECRET is not set; using a random secret, so tokens will not survive a restart"
             );
         }
-        let jwt = demo_jwt(secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
+        let jwt =
+            demo_jwt(&kid, secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
         Ok(Self::with_jwt(jwt))
     }
 
-    /// Services around a given JWT service (tests and benchmarks).
+    /// Services around a given JWT service (tests and benchmarks), with the contract's login throttle.
     pub fn with_jwt(jwt: JwtService) -> Self {
-        Self { jwt, sessions: InMemorySessionStore::default(), users: users::Users, notes: notes::Notes::default() }
+        let login_throttle = LoginThrottle::new(
+            ThrottleRule::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURE_WINDOW),
+            ThrottleRule::new(LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURE_WINDOW),
+        );
+        Self {
+            jwt,
+            sessions: InMemorySessionStore::default(),
+            users: users::Users,
+            notes: notes::Notes::default(),
+            login_throttle,
+        }
     }
 }
 
-/// The demo's JWT service: HS256 with `secret` (`None`: a random one) under the key id `primary`, and the
+/// The demo's JWT service: HS256 with `secret` (`None`: a random one) under the key id `kid`, and the
 /// session's `userId` naming the user, so `POST /logout/all` can revoke every session of one user.
 ///
 /// # Errors
 /// A secret shorter than 32 bytes.
-pub fn demo_jwt(secret: Option<&[u8]>) -> Result<JwtService, pikku::auth::jwt::JwtConfigError> {
+pub fn demo_jwt(kid: &str, secret: Option<&[u8]>) -> Result<JwtService, pikku::auth::jwt::JwtConfigError> {
     let builder = JwtService::builder().user_claim("userId");
     match secret {
-        Some(secret) => builder.hs256_key("primary", secret),
-        None => builder.hs256_random_key("primary"),
+        Some(secret) => builder.hs256_key(kid, secret),
+        None => builder.hs256_random_key(kid),
     }
     .build()
+}
+
+/// A key id goes into every token's header and is matched against a Pikku TypeScript service's: a visible
+/// ASCII word of sane length, nothing a typo or a stray newline could have produced.
+fn check_kid(kid: &str) -> Result<(), String> {
+    if kid.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if kid.len() > MAX_JWT_KID_LEN {
+        return Err(format!("must be at most {MAX_JWT_KID_LEN} characters, got {}", kid.len()));
+    }
+    if !kid.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(())
 }
 
 /// The demo application with its settings.

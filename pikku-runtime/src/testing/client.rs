@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use super::{request_methods, sealed, TestResponse, Transport};
+use super::{request_methods, sealed, ClientAddr, TestResponse, Transport};
 use crate::middleware::{BoxFuture, RequestBody};
 use crate::server::Server;
 
@@ -48,7 +48,8 @@ impl<Sv, S> sealed::Sealed for TestClient<Sv, S> {}
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Transport for TestClient<Sv, S> {
     fn exchange(&self, request: http::Request<Bytes>) -> BoxFuture<'_, TestResponse> {
         Box::pin(async move {
-            let response = self.server.dispatch(request.map(RequestBody::Buffered)).await;
+            let client_addr = request.extensions().get::<ClientAddr>().map(|addr| addr.0);
+            let response = self.server.dispatch_from(request.map(RequestBody::Buffered), client_addr).await;
             let (head, body) = response.into_parts();
             // The body is one buffered chunk: collecting it cannot fail.
             let Ok(body) = body.collect().await;

@@ -86,6 +86,11 @@ pub fn within<F: Future>(limit: Duration, what: &str, future: F) -> impl Future<
     }
 }
 
+/// The client address a [`TestRequest`] asks for, carried to the in-process [`TestClient`] in the request's
+/// extensions (the test kit's own channel; the server does not read extensions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) std::net::IpAddr);
+
 mod sealed {
     pub trait Sealed {}
 }

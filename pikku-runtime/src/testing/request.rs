@@ -1,12 +1,13 @@
 //! A request being built, for any transport.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
 
-use super::{TestResponse, Transport};
+use super::{ClientAddr, TestResponse, Transport};
 
 /// A request being built; [`send`](Self::send) it through the transport that made it. Cheap to clone, so
 /// one request can be sent twice or through two transports' helpers.
@@ -28,6 +29,7 @@ pub struct TestRequest<'t, T: ?Sized> {
     uri: String,
     headers: HeaderMap,
     body: Bytes,
+    client_addr: Option<IpAddr>,
 }
 
 impl<T: ?Sized> Clone for TestRequest<'_, T> {
@@ -38,6 +40,7 @@ impl<T: ?Sized> Clone for TestRequest<'_, T> {
             uri: self.uri.clone(),
             headers: self.headers.clone(),
             body: self.body.clone(),
+            client_addr: self.client_addr,
         }
     }
 }
@@ -49,6 +52,7 @@ impl<T: ?Sized> fmt::Debug for TestRequest<'_, T> {
             .field("uri", &self.uri)
             .field("headers", &self.headers)
             .field("body", &String::from_utf8_lossy(&self.body))
+            .field("client_addr", &self.client_addr)
             .finish()
     }
 }
@@ -57,7 +61,14 @@ impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
     /// A request with `method` for `uri` (a path with an optional query), to be sent through
     /// `transport`. The transports' `get`, `post`, … are shorter.
     pub fn new(transport: &'t T, method: Method, uri: &str) -> Self {
-        Self { transport, method, uri: uri.to_owned(), headers: HeaderMap::new(), body: Bytes::new() }
+        Self {
+            transport,
+            method,
+            uri: uri.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            client_addr: None,
+        }
     }
 
     /// The method.
@@ -152,12 +163,29 @@ impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
         self
     }
 
+    /// Sends the request as if it came from `addr`: the function sees it as
+    /// [`Context::client_addr`](crate::Context::client_addr), middleware as
+    /// [`Request::client_addr`](crate::Request::client_addr). For the in-process [`TestClient`](super::TestClient)
+    /// only: over a socket the address is the loopback one (test proxies with `X-Forwarded-For` and
+    /// `ServerConfig::trusted_proxies` there).
+    ///
+    /// ```
+    /// # async fn demo<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(client: pikku_runtime::testing::TestClient<Sv, S>) {
+    /// let response = client.post("/login").client_addr("203.0.113.7".parse().unwrap()).send().await;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn client_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
     /// Sends the request and reads the whole response. A non-empty body is sent with its
     /// `Content-Length`.
     ///
     /// # Panics
     /// When the URI is invalid, or (over a socket) when the server cannot be reached or does not answer
-    /// within [`WAIT`](super::WAIT).
+    /// within [`WAIT`](super::WAIT), or when a [`client_addr`](Self::client_addr) is given for a socket.
     pub async fn send(self) -> TestResponse {
         let mut request = http::Request::builder()
             .method(self.method)
@@ -165,6 +193,9 @@ impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
             .body(self.body)
             .unwrap_or_else(|e| panic!("test request URI {:?}: {e}", self.uri));
         *request.headers_mut() = self.headers;
+        if let Some(addr) = self.client_addr {
+            request.extensions_mut().insert(ClientAddr(addr));
+        }
         if !request.body().is_empty() {
             let length = HeaderValue::from(request.body().len());
             request.headers_mut().insert(header::CONTENT_LENGTH, length);

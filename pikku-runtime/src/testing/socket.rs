@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{request_methods, sealed, within, TestResponse, Transport, WAIT};
+use super::{request_methods, sealed, within, ClientAddr, TestResponse, Transport, WAIT};
 use crate::middleware::BoxFuture;
 use crate::server::Server;
 
@@ -249,6 +249,11 @@ impl sealed::Sealed for Connection {}
 
 impl Transport for Connection {
     fn exchange(&self, mut request: http::Request<Bytes>) -> BoxFuture<'_, TestResponse> {
+        assert!(
+            request.extensions().get::<ClientAddr>().is_none(),
+            "TestRequest::client_addr is for the in-process TestClient; over a socket the client is 127.0.0.1 \
+             (send X-Forwarded-For from a trusted proxy instead)"
+        );
         if !request.headers().contains_key(header::HOST) {
             let host = HeaderValue::from_str(&self.addr.to_string()).expect("an address is a valid Host");
             request.headers_mut().insert(header::HOST, host);

@@ -41,10 +41,17 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the binary with `PORT=0`, `HOST=127.0.0.1` and [`SECRET`], and waits for its address line.
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more environment variables (which may override those).
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .env("PORT", "0")
             .env("HOST", "127.0.0.1")
             .env("PIKKU_JWT_SECRET", SECRET)
+            .env_remove("PIKKU_JWT_KID")
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
