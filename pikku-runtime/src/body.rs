@@ -170,13 +170,15 @@ struct Arriving {
 }
 
 impl Arriving {
-    /// The next frame, or 408 once the deadline has passed.
+    /// The next frame (`None` at the end), or 408 once the deadline has passed.
     fn poll_frame(
         &mut self,
         cx: &mut std::task::Context<'_>,
-    ) -> Poll<Result<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>, PikkuError>> {
+    ) -> Poll<Result<Option<hyper::body::Frame<Bytes>>, PikkuError>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
-            return Poll::Ready(Ok(frame));
+            return Poll::Ready(
+                frame.transpose().map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}"))),
+            );
         }
         let Some(deadline) = self.deadline else { return Poll::Pending };
         let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -196,7 +198,6 @@ async fn collect_limited(
     let mut joined = BytesMut::new();
     loop {
         let Some(frame) = poll_fn(|cx| arriving.poll_frame(cx)).await? else { break };
-        let frame = frame.map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
         let limit = charge.rules.limit;
         if charge.bytes + data.len() > limit {
