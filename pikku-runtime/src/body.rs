@@ -4,7 +4,6 @@
 //! cannot make the server read a large body.
 
 use std::future::{poll_fn, Future as _};
-use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
@@ -16,7 +15,7 @@ use hyper::body::Body as _;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::PikkuError;
-use crate::middleware::RequestBody;
+use crate::middleware::{Request, RequestBody};
 
 /// What `Retry-After` says when the body budget is spent: bodies in flight finish or time out within
 /// seconds, so a prompt retry is likely to find room.
@@ -47,20 +46,48 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 /// bytes it holds room for) and released when its buffer is dropped: once the function's input has been
 /// parsed from it, or when the request fails.
 #[derive(Debug)]
-pub(crate) struct BodyBudget {
+struct BodyBudget {
     capacity: usize,
     used: AtomicUsize,
 }
 
-impl BodyBudget {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, used: AtomicUsize::new(0) }
+/// How bodies may be read: the size limit of one, and the budget all of them share. One per server; the
+/// endpoints hold it behind one `Arc`, so a body read borrows it with a single pointer.
+#[derive(Debug)]
+pub(crate) struct BodyRules {
+    pub(crate) limit: usize,
+    budget: BodyBudget,
+}
+
+impl BodyRules {
+    pub(crate) fn new(limit: usize, budget: usize) -> Self {
+        Self { limit, budget: BodyBudget { capacity: budget, used: AtomicUsize::new(0) } }
     }
 
-    /// Takes `bytes` more for `charge`, or refuses when they do not fit.
-    fn charge(&self, charge: &mut BudgetCharge<'_>, bytes: usize) -> Result<(), PikkuError> {
-        let fits = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-            used.checked_add(bytes).filter(|total| *total <= self.capacity)
+    #[cfg(test)]
+    fn budget_used(&self) -> usize {
+        self.budget.used.load(Ordering::Acquire)
+    }
+}
+
+/// The share of the budget one request's buffered body holds; given back on drop, however the read ends
+/// (a body read, an error, a dropped connection).
+#[derive(Debug)]
+pub(crate) struct BudgetCharge<'b> {
+    rules: &'b BodyRules,
+    bytes: usize,
+}
+
+impl<'b> BudgetCharge<'b> {
+    fn new(rules: &'b BodyRules) -> Self {
+        Self { rules, bytes: 0 }
+    }
+
+    /// Takes `bytes` more, or refuses (503) when they do not fit.
+    fn add(&mut self, bytes: usize) -> Result<(), PikkuError> {
+        let budget = &self.rules.budget;
+        let fits = budget.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            used.checked_add(bytes).filter(|total| *total <= budget.capacity)
         });
         if fits.is_err() {
             return Err(PikkuError::service_unavailable_retry_after(
@@ -68,68 +95,44 @@ impl BodyBudget {
                 BUDGET_RETRY_AFTER,
             ));
         }
-        charge.bytes += bytes;
+        self.bytes += bytes;
         Ok(())
     }
-
-    #[cfg(test)]
-    fn used(&self) -> usize {
-        self.used.load(Ordering::Acquire)
-    }
-}
-
-/// The share of the [`BodyBudget`] one request's buffered body holds; given back on drop.
-#[derive(Debug)]
-pub(crate) struct BudgetCharge<'b> {
-    budget: &'b BodyBudget,
-    bytes: usize,
 }
 
 impl Drop for BudgetCharge<'_> {
     fn drop(&mut self) {
         if self.bytes > 0 {
-            self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+            self.rules.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
         }
     }
 }
 
-/// A request body in memory, holding its share of the budget until it is dropped.
-#[derive(Debug)]
+/// A request body in memory (`None` when there is none), and its share of the budget: given back when
+/// `charge` is dropped, which the endpoint does as soon as the input has been parsed from the bytes.
+#[derive(Debug, Default)]
 pub(crate) struct BufferedBody<'b> {
-    bytes: Bytes,
-    _charge: Option<BudgetCharge<'b>>,
+    pub(crate) bytes: Option<Bytes>,
+    pub(crate) charge: Option<BudgetCharge<'b>>,
 }
 
-impl Deref for BufferedBody<'_> {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-/// How a body may be read: its size limit, the deadline for its arrival, the shared budget.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyRules<'b> {
-    pub(crate) limit: usize,
-    /// Set by the server for a body still arriving; `None` for one already in memory.
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) budget: &'b BodyBudget,
-}
-
-/// Reads a JSON body of at most `rules.limit` bytes. A declared length over the limit is refused before a
-/// byte is read; a body that streams past it is refused as soon as it does. A body from the network must
-/// arrive by the deadline (else 408, and the connection is closed) and fit in the budget (else 503).
-pub(crate) async fn read_json_body<'b>(
-    body: RequestBody,
-    headers: &HeaderMap,
-    rules: BodyRules<'b>,
-) -> Result<Option<BufferedBody<'b>>, PikkuError> {
+/// Reads the request's JSON body of at most `rules.limit` bytes (taking it out of the request). A declared
+/// length over the limit is refused before a byte is read; a body that streams past it is refused as soon
+/// as it does. A body from the network must arrive by the request's deadline (else 408, and the
+/// connection is closed) and fit in the budget (else 503).
+///
+/// Its state is part of every endpoint's future, and an `async fn` keeps its arguments for its whole life:
+/// hence the request by reference rather than its body, headers and deadline by value.
+pub(crate) async fn read_json_body<'b, S>(
+    request: &mut Request<S>,
+    rules: &'b BodyRules,
+) -> Result<BufferedBody<'b>, PikkuError> {
     let limit = rules.limit;
+    let headers = &request.head.headers;
     let declared_len =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared_len == Some(0) {
-        return Ok(None);
+        return Ok(BufferedBody::default());
     }
     if declared_len.is_some_and(|len| len > limit as u64) {
         return Err(PikkuError::payload_too_large(limit));
@@ -139,53 +142,68 @@ pub(crate) async fn read_json_body<'b>(
     if has_body && !json {
         return Err(PikkuError::unsupported_media_type());
     }
-    let body = match body {
+    let (bytes, charge) = match std::mem::replace(&mut request.body, RequestBody::Buffered(Bytes::new())) {
         RequestBody::Buffered(bytes) if bytes.len() > limit => return Err(PikkuError::payload_too_large(limit)),
         // Already in memory, the caller's (the in-process client): nothing to wait for or to charge.
-        RequestBody::Buffered(bytes) => BufferedBody { bytes, _charge: None },
-        RequestBody::Incoming(incoming) => collect_limited(incoming, rules).await?,
+        RequestBody::Buffered(bytes) => (bytes, None),
+        RequestBody::Incoming(body) => {
+            let arriving = Arriving { body, deadline: request.body_deadline, stalled: None };
+            let (bytes, charge) = collect_limited(arriving, BudgetCharge::new(rules)).await?;
+            (bytes, Some(charge))
+        }
     };
-    if body.is_empty() {
-        return Ok(None);
+    if bytes.is_empty() {
+        return Ok(BufferedBody::default());
     }
     if !json {
         return Err(PikkuError::unsupported_media_type());
     }
-    Ok(Some(body))
+    Ok(BufferedBody { bytes: Some(bytes), charge })
 }
 
-/// Reads a body of at most `rules.limit` bytes, refusing as soon as it streams past the limit, charging
-/// the budget as bytes arrive, and giving up at the deadline. A body that arrives in one chunk (the usual
-/// case) is kept as it came, without a copy. (Written out rather than `Limited::collect`, whose state is
-/// twice the size and which copies even a single chunk.)
-async fn collect_limited<'b>(
-    mut body: hyper::body::Incoming,
-    rules: BodyRules<'b>,
-) -> Result<BufferedBody<'b>, PikkuError> {
-    let mut charge = BudgetCharge { budget: rules.budget, bytes: 0 };
+/// A body arriving from the network, with the deadline for the whole of it.
+struct Arriving {
+    body: hyper::body::Incoming,
+    deadline: Option<Instant>,
+    /// Created only when the body stalls: a body that came with its head never needs a timer.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl Arriving {
+    /// The next frame (`None` at the end), or 408 once the deadline has passed.
+    fn poll_frame(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<Option<hyper::body::Frame<Bytes>>, PikkuError>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(
+                frame.transpose().map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}"))),
+            );
+        }
+        let Some(deadline) = self.deadline else { return Poll::Pending };
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| Err(body_timeout()))
+    }
+}
+
+/// Reads a body of at most the limit, refusing as soon as it streams past it, charging the budget as
+/// bytes arrive, and giving up at the deadline. A body that arrives in one chunk (the usual case) is kept
+/// as it came, without a copy. (Written out rather than `Limited::collect`, whose state is twice the size
+/// and which copies even a single chunk.) The byte count is the charge's.
+async fn collect_limited(
+    mut arriving: Arriving,
+    mut charge: BudgetCharge<'_>,
+) -> Result<(Bytes, BudgetCharge<'_>), PikkuError> {
     let mut single: Option<Bytes> = None;
     let mut joined = BytesMut::new();
-    let mut len = 0usize;
-    // Created only when the body stalls: a body that came with its head never needs a timer.
-    let mut stalled: Option<Pin<Box<Sleep>>> = None;
     loop {
-        let frame = poll_fn(|cx| {
-            if let Poll::Ready(frame) = Pin::new(&mut body).poll_frame(cx) {
-                return Poll::Ready(Ok(frame));
-            }
-            let Some(deadline) = rules.deadline else { return Poll::Pending };
-            let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            timer.as_mut().poll(cx).map(|()| Err(body_timeout()))
-        })
-        .await?;
-        let Some(frame) = frame else { break };
-        let frame = frame.map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}")))?;
+        let Some(frame) = poll_fn(|cx| arriving.poll_frame(cx)).await? else { break };
         let Ok(data) = frame.into_data() else { continue };
-        len += data.len();
-        if len > rules.limit {
-            return Err(PikkuError::payload_too_large(rules.limit));
+        let limit = charge.rules.limit;
+        if charge.bytes + data.len() > limit {
+            return Err(PikkuError::payload_too_large(limit));
         }
-        rules.budget.charge(&mut charge, data.len())?;
+        charge.add(data.len())?;
         match single.take() {
             None if joined.is_empty() => single = Some(data),
             first => {
@@ -196,7 +214,7 @@ async fn collect_limited<'b>(
             }
         }
     }
-    Ok(BufferedBody { bytes: single.unwrap_or_else(|| joined.freeze()), _charge: Some(charge) })
+    Ok((single.unwrap_or_else(|| joined.freeze()), charge))
 }
 
 /// 408 for a body that did not arrive in time. `Connection: close` makes hyper close the connection after
@@ -219,35 +237,39 @@ mod tests {
         map
     }
 
-    fn rules(limit: usize, budget: &BodyBudget) -> BodyRules<'_> {
-        BodyRules { limit, deadline: None, budget }
+    /// A request with `headers` and a body in memory.
+    fn request(headers: HeaderMap, body: &'static [u8]) -> Request<()> {
+        let mut request = Request::for_test(Method::POST, "/", headers);
+        request.body = RequestBody::Buffered(Bytes::from_static(body));
+        request
     }
 
     #[test]
     fn the_budget_refuses_what_does_not_fit_and_takes_back_what_is_dropped() {
-        let budget = BodyBudget::new(100);
-        let mut first = BudgetCharge { budget: &budget, bytes: 0 };
-        budget.charge(&mut first, 60).unwrap();
-        budget.charge(&mut first, 20).unwrap();
-        let mut second = BudgetCharge { budget: &budget, bytes: 0 };
-        let refused = budget.charge(&mut second, 21).unwrap_err();
+        let rules = BodyRules::new(1024, 100);
+        let mut first = BudgetCharge::new(&rules);
+        first.add(60).unwrap();
+        first.add(20).unwrap();
+        let mut second = BudgetCharge::new(&rules);
+        let refused = second.add(21).unwrap_err();
         assert_eq!(refused.status(), http::StatusCode::SERVICE_UNAVAILABLE);
         let response = refused.into_response(&crate::RequestId::generate());
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        budget.charge(&mut second, 20).unwrap();
-        assert_eq!(budget.used(), 100);
+        second.add(20).unwrap();
+        assert_eq!(rules.budget_used(), 100);
         drop(first);
-        assert_eq!(budget.used(), 20);
+        assert_eq!(rules.budget_used(), 20);
         drop(second);
-        assert_eq!(budget.used(), 0);
+        assert_eq!(rules.budget_used(), 0);
     }
 
     #[tokio::test]
     async fn a_body_in_memory_is_not_charged() {
-        let budget = BodyBudget::new(0);
-        let h = headers(&[("content-type", "application/json"), ("content-length", "2")]);
-        let body = read_json_body(RequestBody::Buffered(Bytes::from_static(b"{}")), &h, rules(1024, &budget)).await;
-        assert_eq!(&*body.unwrap().unwrap(), b"{}");
+        let rules = BodyRules::new(1024, 0);
+        let mut request = request(headers(&[("content-type", "application/json"), ("content-length", "2")]), b"{}");
+        let body = read_json_body(&mut request, &rules).await.unwrap();
+        assert_eq!(body.bytes.as_deref(), Some(&b"{}"[..]));
+        assert!(body.charge.is_none());
     }
 
     #[test]
@@ -262,26 +284,21 @@ mod tests {
 
     #[tokio::test]
     async fn declared_oversize_body_is_refused_without_reading() {
-        let budget = BodyBudget::new(1024);
         let h = headers(&[("content-type", "application/json"), ("content-length", "100")]);
-        let err = read_json_body(RequestBody::Buffered(Bytes::new()), &h, rules(10, &budget)).await.unwrap_err();
+        let err = read_json_body(&mut request(h, b""), &BodyRules::new(10, 1024)).await.unwrap_err();
         assert_eq!(err.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[tokio::test]
     async fn non_json_body_is_unsupported_media_type() {
-        let budget = BodyBudget::new(1024);
         let h = headers(&[("content-type", "text/plain"), ("content-length", "5")]);
-        let err = read_json_body(RequestBody::Buffered(Bytes::from_static(b"hello")), &h, rules(1024, &budget))
-            .await
-            .unwrap_err();
+        let err = read_json_body(&mut request(h, b"hello"), &BodyRules::new(1024, 1024)).await.unwrap_err();
         assert_eq!(err.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     #[tokio::test]
     async fn empty_body_is_absent_whatever_the_content_type() {
-        let budget = BodyBudget::new(1024);
         let h = headers(&[("content-length", "0")]);
-        assert!(read_json_body(RequestBody::Buffered(Bytes::new()), &h, rules(1024, &budget)).await.unwrap().is_none());
+        assert!(read_json_body(&mut request(h, b""), &BodyRules::new(1024, 1024)).await.unwrap().bytes.is_none());
     }
 }

@@ -9,15 +9,14 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::body::{method_has_body, read_json_body, BodyBudget, BodyRules};
+use crate::body::{method_has_body, read_json_body, BodyRules, BufferedBody};
 use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
-use crate::middleware::{BoxFuture, Endpoint, Reply, Request, RequestBody, SharedMiddleware};
+use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{Permissions, SharedPermission};
 use crate::response::output_response;
@@ -87,8 +86,7 @@ inventory::collect!(FunctionDef);
 /// What installing a function needs from the application, and what it leaves behind.
 pub struct FunctionSlot<Sv, S> {
     pub(crate) global_permissions: Arc<[SharedPermission<Sv, S>]>,
-    pub(crate) body_limit: usize,
-    pub(crate) body_budget: Arc<BodyBudget>,
+    pub(crate) body: Arc<BodyRules>,
     pub(crate) installed: Option<InstalledFunction<Sv, S>>,
 }
 
@@ -112,8 +110,7 @@ pub fn install<F: PikkuFunction>(
     })?;
     let endpoint = FunctionEndpoint::<F> {
         permissions: Permissions::new(Arc::clone(&slot.global_permissions), permissions()),
-        body_limit: slot.body_limit,
-        body_budget: Arc::clone(&slot.body_budget),
+        body: Arc::clone(&slot.body),
         function: PhantomData,
     };
     slot.installed = Some(InstalledFunction { endpoint: Arc::new(endpoint), middleware: middleware() });
@@ -122,8 +119,7 @@ pub fn install<F: PikkuFunction>(
 
 struct FunctionEndpoint<F: PikkuFunction> {
     permissions: Permissions<F::Services, F::Session>,
-    body_limit: usize,
-    body_budget: Arc<BodyBudget>,
+    body: Arc<BodyRules>,
     function: PhantomData<fn() -> F>,
 }
 
@@ -173,21 +169,19 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         services: &F::Services,
         request: &mut Request<F::Session>,
     ) -> Result<Reply<F::Session>, PikkuError> {
-        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
-        else {
+        // The auth gate, before the body is read. The context is built only once the permissions have passed,
+        // so it takes no room in this future while the body arrives.
+        if F::Context::REQUIRES_SESSION && request.session.is_none() {
             return Err(PikkuError::missing_session());
-        };
+        }
 
         // The body, the input and the permissions, in a block: what they hold is dropped before the function
         // runs, so the function's future can reuse their room in this one.
         let data: F::Input = {
-            let body = if method_has_body(&request.head.method) {
-                let body = std::mem::replace(&mut request.body, RequestBody::Buffered(Bytes::new()));
-                let rules =
-                    BodyRules { limit: self.body_limit, deadline: request.body_deadline, budget: &self.body_budget };
-                read_json_body(body, &request.head.headers, rules).await?
+            let BufferedBody { bytes: body, charge } = if method_has_body(&request.head.method) {
+                read_json_body(request, &self.body).await?
             } else {
-                None
+                BufferedBody::default()
             };
             // One merge of path, query and body, read by the function's input and by every permission's view.
             let input = MergedInput::new(InputParts {
@@ -200,12 +194,19 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
                 Some(field) => PikkuError::invalid_field(&field, e.message),
                 None => PikkuError::unprocessable(e.message),
             })?;
-            if !self.permissions.allow(services, &input, context.session_ref(), &request.request_id).await {
+            // The input is parsed: the body's bytes leave the budget (they are dropped once the permissions
+            // have run). Dropped here, the charge also takes no room in this future while they run.
+            drop(charge);
+            if !self.permissions.allow(services, &input, request.session.as_ref(), &request.request_id).await {
                 return Err(PikkuError::permission_denied());
             }
             data
         };
 
+        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
+        else {
+            return Err(PikkuError::missing_session());
+        };
         let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &context))).await;
         let output = match outcome {
             Ok(result) => result?,
@@ -218,7 +219,7 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
 impl<Sv, S> std::fmt::Debug for FunctionSlot<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FunctionSlot")
-            .field("body_limit", &self.body_limit)
+            .field("body_limit", &self.body.limit)
             .field("installed", &self.installed.is_some())
             .finish_non_exhaustive()
     }

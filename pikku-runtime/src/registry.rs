@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 
-use crate::body::BodyBudget;
+use crate::body::BodyRules;
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
@@ -235,7 +235,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
     /// A [`StartupError`] naming the places at fault.
     #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
     pub fn build(config: &ServerConfig) -> Result<Self, StartupError> {
-        let body_budget = Arc::new(BodyBudget::new(config.body_budget));
+        let body = Arc::new(BodyRules::new(config.body_limit, config.body_budget));
         let mismatch =
             |what: String, location: SourceLocation, m: crate::function::TypeMismatch| StartupError::TypeMismatch {
                 what,
@@ -276,8 +276,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         for def in &defs {
             let mut slot = FunctionSlot::<Sv, S> {
                 global_permissions: Arc::clone(&global_permissions),
-                body_limit: config.body_limit,
-                body_budget: Arc::clone(&body_budget),
+                body: Arc::clone(&body),
                 installed: None,
             };
             (def.install)(&mut slot).map_err(|m| {
