@@ -90,8 +90,7 @@ impl Services {
                 "warning: PIKKU_JWT_SECRET is not set; using a random secret, so tokens will not survive a restart"
             );
         }
-        let jwt =
-            demo_jwt(&kid, secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
+        let jwt = demo_jwt(&kid, secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
         Ok(Self::with_jwt(jwt))
     }
 
