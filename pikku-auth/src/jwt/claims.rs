@@ -50,8 +50,9 @@ struct Payload {
     _nbf: IgnoredAny,
     #[serde(default, rename = "iss")]
     _iss: IgnoredAny,
-    #[serde(default, rename = "aud")]
-    _aud: IgnoredAny,
+    /// Read here only for its shape; `jsonwebtoken` compares a well-formed one with the configured audience.
+    #[serde(default, deserialize_with = "present")]
+    aud: Option<Value>,
     #[serde(default, rename = "sub")]
     _sub: IgnoredAny,
     #[serde(flatten)]
@@ -81,15 +82,18 @@ pub(super) struct Claims<S> {
     jti: Option<String>,
     /// The payload has an entry beyond the registered claims: there is a session in it.
     has_session: bool,
+    /// `aud` is absent, `null`, a string or an array of strings (RFC 7519 §4.1.3).
+    aud_well_formed: bool,
     session: S,
 }
 
 impl<'de, S: DeserializeOwned> Deserialize<'de> for Claims<S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Payload { exp, iat, jti, session, .. } = Payload::deserialize(d)?;
+        let Payload { exp, iat, jti, aud, session, .. } = Payload::deserialize(d)?;
         let has_session = !session.0.is_empty();
         let session = S::deserialize(session).map_err(de::Error::custom)?;
-        Ok(Self { exp, iat, jti, has_session, session })
+        let aud_well_formed = aud.as_ref().is_none_or(is_audience);
+        Ok(Self { exp, iat, jti, has_session, aud_well_formed, session })
     }
 }
 
@@ -120,10 +124,25 @@ impl<S> Claims<S> {
                 Some(iat)
             }
         };
+        // RFC 7519 §4.1.3: a token that names an audience the service does not identify with must be refused.
+        // `jsonwebtoken` refuses a well-formed `aud` that is not ours, but lets a malformed one (`5`,
+        // `["other", 5]`) through when no audience is configured; such a token names an audience all the same.
+        if !self.aud_well_formed {
+            return Err(JwtError::InvalidClaim("aud"));
+        }
         if !self.has_session {
             return Err(JwtError::NotASession);
         }
         Ok(DecodedToken { session: self.session, issued_at, expires_at, jti: self.jti })
+    }
+}
+
+/// An `aud` of the shape RFC 7519 §4.1.3 allows: a string or an array of strings; `null` names none.
+fn is_audience(aud: &Value) -> bool {
+    match aud {
+        Value::Null | Value::String(_) => true,
+        Value::Array(items) => items.iter().all(Value::is_string),
+        _ => false,
     }
 }
 
