@@ -46,11 +46,17 @@ fuzz_target!(|input: Input| {
         .filter(|v| v.split(|&b| b == b' ').next().is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer")))
         .collect();
     if let [only] = bearer[..] {
-        let valid = [&credentials.alice_bearer, &credentials.bob_bearer, &credentials.alice_cookie, &credentials.bob_cookie]
-            .iter()
-            .any(|token| only.len() == 7 + token.len() && only[7..] == *token.as_bytes() && only[6] == b' ');
+        let valid =
+            [&credentials.alice_bearer, &credentials.bob_bearer, &credentials.alice_cookie, &credentials.bob_cookie]
+                .iter()
+                .any(|token| only.len() == 7 + token.len() && only[7..] == *token.as_bytes() && only[6] == b' ');
         if !valid {
-            assert_eq!(answer.status, 401, "an invalid bearer credential {:?}: {answer:?}", String::from_utf8_lossy(only));
+            assert_eq!(
+                answer.status,
+                401,
+                "an invalid bearer credential {:?}: {answer:?}",
+                String::from_utf8_lossy(only)
+            );
             let challenge = answer.headers.get("www-authenticate").map(|v| v.as_bytes());
             assert_eq!(challenge, Some(&br#"Bearer error="invalid_token""#[..]), "{answer:?}");
         }

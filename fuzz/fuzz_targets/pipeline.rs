@@ -152,7 +152,8 @@ fuzz_target!(|input: Input| {
             Header::Authorization(value) => append(headers, "authorization", &value.bytes(&c)),
             Header::ApiKey(value) => append(headers, "x-api-key", &value.bytes(&c)),
             Header::Origin(i, other) => {
-                let options: [&[u8]; 4] = [b"http://127.0.0.1:3000", b"https://evil.example", b"null", b"http://127.0.0.1:3001"];
+                let options: [&[u8]; 4] =
+                    [b"http://127.0.0.1:3000", b"https://evil.example", b"null", b"http://127.0.0.1:3001"];
                 append(headers, "origin", choose(&options, *i, other));
             }
             Header::SecFetchSite(i, other) => {

@@ -237,8 +237,36 @@ pub enum Text {
 
 /// Words worth trying where the demo reads text.
 pub const WORDS: &[&str] = &[
-    "session", "Session", "apiKey", "apikey", "limit", "userId", "text", "u1", "u2", "svc", "0", "1", "500", "501",
-    "-1", "4294967296", "true", "null", "", " ", "%", "%zz", "%00", "=", ";", ",", "\"", "Bearer", "bearer", "Basic",
+    "session",
+    "Session",
+    "apiKey",
+    "apikey",
+    "limit",
+    "userId",
+    "text",
+    "u1",
+    "u2",
+    "svc",
+    "0",
+    "1",
+    "500",
+    "501",
+    "-1",
+    "4294967296",
+    "true",
+    "null",
+    "",
+    " ",
+    "%",
+    "%zz",
+    "%00",
+    "=",
+    ";",
+    ",",
+    "\"",
+    "Bearer",
+    "bearer",
+    "Basic",
 ];
 
 impl Text {

@@ -93,8 +93,9 @@ fn check_header_and_signature(token: &str, header: &[u8], signature: &[u8]) -> R
     );
     ensure!(!header.contains_key("crit"), "accepted a header with crit");
     let signed = &token[..token.rfind('.').expect("three segments")];
-    let expected = jsonwebtoken::crypto::sign(signed.as_bytes(), &EncodingKey::from_secret(FUZZ_SECRET), Algorithm::HS256)
-        .expect("HMAC signing");
+    let expected =
+        jsonwebtoken::crypto::sign(signed.as_bytes(), &EncodingKey::from_secret(FUZZ_SECRET), Algorithm::HS256)
+            .expect("HMAC signing");
     let expected = URL_SAFE_NO_PAD.decode(expected).expect("jsonwebtoken encodes base64url");
     ensure!(expected == signature, "accepted a signature that is not our HMAC of the token");
     Ok(())
@@ -137,7 +138,9 @@ fn check_claims<S>(payload: &[u8], decoded: &DecodedToken<S>, window: Window) ->
     }
     match get("jti") {
         None => ensure!(decoded.jti.is_none(), "no jti but decode reported {:?}", decoded.jti),
-        Some(Value::String(jti)) => ensure!(decoded.jti.as_ref() == Some(jti), "jti {jti:?} reported as {:?}", decoded.jti),
+        Some(Value::String(jti)) => {
+            ensure!(decoded.jti.as_ref() == Some(jti), "jti {jti:?} reported as {:?}", decoded.jti)
+        }
         Some(other) => return Err(Violation(format!("accepted jti {other}, not a string"))),
     }
     // No audience is configured: a token that names one is for another service (docs/jwt.md).
@@ -159,7 +162,11 @@ pub fn check_accepted_value(token: &str, decoded: &DecodedToken<Value>, window: 
     check_header_and_signature(token, &header, &signature)?;
     let session = check_claims(&payload, decoded, window)?;
     let expected: Map<String, Value> = session.into_iter().collect();
-    ensure!(decoded.session == Value::Object(expected.clone()), "session {} but the payload holds {expected:?}", decoded.session);
+    ensure!(
+        decoded.session == Value::Object(expected.clone()),
+        "session {} but the payload holds {expected:?}",
+        decoded.session
+    );
     Ok(())
 }
 
