@@ -17,6 +17,8 @@
 #   SOAK_CONNECTIONS=8      concurrent connections
 #   SOAK_SAMPLE_SECONDS=5   seconds between RSS / descriptor samples
 #   SOAK_CSV=file           where the samples go (default: a temporary file, path printed)
+#   SOAK_STATELESS=1        leave out notes and logouts (state the demo keeps by contract), so the server's
+#                           memory should stay flat
 #   SKIP_BUILD=1            use the binaries already built
 #
 # Bad logins come from 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): the demo's login throttle counts
@@ -73,7 +75,8 @@ log "demo pid $SERVER_PID on $ADDR; $SECONDS_TO_RUN s of traffic on $CONNECTIONS
 
 status=0
 PIKKU_JWT_SECRET=$SECRET "$TARGET_DIR/release/pikku-soak" --addr "$ADDR" --seconds "$SECONDS_TO_RUN" \
-    --connections "$CONNECTIONS" --pid "$SERVER_PID" --sample-seconds "$SAMPLE_SECONDS" --csv "$CSV" || status=$?
+    --connections "$CONNECTIONS" --pid "$SERVER_PID" --sample-seconds "$SAMPLE_SECONDS" --csv "$CSV" \
+    ${SOAK_STATELESS:+--stateless} || status=$?
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     log "the demo died during the run:"

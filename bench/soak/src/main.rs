@@ -77,6 +77,10 @@ struct Args {
     /// address, so they must not lock out the good logins, which come from the default address.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))]
     bad_login_source: IpAddr,
+    /// Leave out what the server keeps by contract (notes, and the revocations of logouts), so its memory
+    /// should stay flat: what grows then is a leak.
+    #[arg(long)]
+    stateless: bool,
 }
 
 /// One answer, read in full.
@@ -618,6 +622,7 @@ async fn main() -> ExitCode {
         record(pid);
     }
 
+    let stateless = args.stateless;
     let mut workers = Vec::new();
     for id in 0..args.connections {
         let mut worker = Worker {
@@ -643,10 +648,14 @@ async fn main() -> ExitCode {
                 }
                 _ => return worker.stats,
             }
-            let total: u32 = OPERATIONS.iter().map(|(_, w)| w).sum();
+            let mix: Vec<(Op, u32)> = OPERATIONS
+                .into_iter()
+                .filter(|(op, _)| !(stateless && matches!(op, Op::AddNote | Op::ListNotes | Op::Logout)))
+                .collect();
+            let total: u32 = mix.iter().map(|(_, w)| w).sum();
             while Instant::now() < deadline {
                 let mut pick = worker.rng.gen_range(0..total);
-                let op = OPERATIONS
+                let op = mix
                     .iter()
                     .find(|(_, w)| {
                         if pick < *w {
@@ -715,9 +724,10 @@ async fn main() -> ExitCode {
     let secs = elapsed.as_secs_f64();
     let _ = writeln!(
         out,
-        "soak: {:.0} s, {} connections (bad logins from {}), server pid {}",
+        "soak: {:.0} s, {} connections, {} mix (bad logins from {}), server pid {}",
         secs,
         args.connections,
+        if stateless { "stateless" } else { "full" },
         bad_source.map_or_else(|| "the default address".to_owned(), |a| a.to_string()),
         args.pid.map_or_else(|| "not given".to_owned(), |p| p.to_string())
     );
