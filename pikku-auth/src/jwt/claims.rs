@@ -59,8 +59,9 @@ struct Payload {
     _nbf: IgnoredAny,
     #[serde(default, rename = "iss")]
     _iss: IgnoredAny,
-    #[serde(default, rename = "aud")]
-    _aud: IgnoredAny,
+    /// Read here only for its shape; `jsonwebtoken` compares a well-formed one with the configured audience.
+    #[serde(default, deserialize_with = "present")]
+    aud: Option<Value>,
     #[serde(default, rename = "sub")]
     _sub: IgnoredAny,
     #[serde(flatten)]
@@ -89,17 +90,20 @@ pub(super) struct Claims {
     iat: Option<Value>,
     jti: Option<String>,
     auth_time: Option<Value>,
+    /// `aud` is absent, `null`, a string or an array of strings (RFC 7519 §4.1.3).
+    aud_well_formed: bool,
     session: SessionFields,
 }
 
 impl<'de> Deserialize<'de> for Claims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Payload { exp, iat, jti, auth_time, session, .. } = Payload::deserialize(d)?;
+        let Payload { exp, iat, jti, auth_time, aud, session, .. } = Payload::deserialize(d)?;
         let jti = match jti {
             Some(Value::String(jti)) => Some(jti),
             _ => None,
         };
-        Ok(Self { exp, iat, jti, auth_time, session })
+        let aud_well_formed = aud.as_ref().is_none_or(is_audience);
+        Ok(Self { exp, iat, jti, auth_time, aud_well_formed, session })
     }
 }
 
@@ -152,10 +156,25 @@ impl Claims {
                 Some(issued_at.map_or(t, |iat| t.min(iat)))
             }
         };
+        // RFC 7519 §4.1.3: a token that names an audience the service does not identify with must be refused.
+        // `jsonwebtoken` refuses a well-formed `aud` that is not ours, but lets a malformed one (`5`,
+        // `["other", 5]`) through when no audience is configured; such a token names an audience all the same.
+        if !self.aud_well_formed {
+            return Err(JwtError::InvalidClaim("aud"));
+        }
         if !has_session {
             return Err(JwtError::NotASession);
         }
         Ok(DecodedToken { session, issued_at, expires_at, jti: self.jti, auth_time, user })
+    }
+}
+
+/// An `aud` of the shape RFC 7519 §4.1.3 allows: a string or an array of strings; `null` names none.
+fn is_audience(aud: &Value) -> bool {
+    match aud {
+        Value::Null | Value::String(_) => true,
+        Value::Array(items) => items.iter().all(Value::is_string),
+        _ => false,
     }
 }
 

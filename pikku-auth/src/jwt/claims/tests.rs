@@ -320,3 +320,24 @@ fn payload_that_is_not_a_json_object_is_invalid() {
         assert!(matches!(result, Err(JwtError::InvalidPayload)), "{payload}: {result:?}");
     }
 }
+
+/// Found by the `signed_claims` fuzz target: `jsonwebtoken` skips an `aud` it cannot parse, so with no
+/// audience configured a token naming one with a malformed claim was accepted.
+#[test]
+fn malformed_aud_is_an_invalid_claim_whether_or_not_an_audience_is_configured() {
+    let exp = now() + 60;
+    let configured = JwtService::builder().hs256_key("primary", SECRET).audience("app").build().unwrap();
+    for aud in ["5", r#"["other",5]"#, r#"["app",5]"#, r#"{"aud":"app"}"#, "true", "[[]]"] {
+        let token = forge_raw(&format!(r#"{{"userId":"u1","role":"admin","exp":{exp},"aud":{aud}}}"#));
+        let result = service().decode::<Session>(&token);
+        assert!(matches!(result, Err(JwtError::InvalidClaim("aud"))), "{aud}: {result:?}");
+        assert!(configured.decode::<Session>(&token).is_err(), "{aud} with an audience configured");
+    }
+    // Well-formed: refused as not ours when none is configured, checked against the configured one.
+    let token = |aud: &str| forge_raw(&format!(r#"{{"userId":"u1","role":"admin","exp":{exp},"aud":{aud}}}"#));
+    assert!(matches!(service().decode::<Session>(&token(r#""app""#)), Err(JwtError::WrongAudience)));
+    assert!(matches!(service().decode::<Session>(&token("[]")), Err(JwtError::WrongAudience)));
+    assert!(configured.decode::<Session>(&token(r#"["app","other"]"#)).is_ok());
+    // `null` names no audience.
+    assert!(service().decode::<Session>(&token("null")).is_ok());
+}
