@@ -334,6 +334,8 @@ mod tests {
         let outcome = run(&services, vec![auth_bearer()], request, ok_response()).await;
         assert!(!outcome.endpoint_ran);
         assert_eq!(outcome.response.status(), 503);
+        let retry_after = outcome.response.headers().get(pikku_runtime::header::RETRY_AFTER);
+        assert_eq!(retry_after.and_then(|v| v.to_str().ok()), Some("2"), "the client is told when to retry");
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! does not answer.
 
 use std::fmt;
+use std::time::Duration;
 
 use pikku_runtime::{PikkuError, SessionChange};
 
@@ -62,9 +63,13 @@ pub(crate) async fn revoke<Sv: AuthServices>(
     store.revoke(meta.session_id(), keep_until).await.map_err(|e| store_unavailable(strategy, &e))
 }
 
+/// How long a client is told to wait when the session store cannot answer (503). Short: a shared store
+/// that lost its connection is retried in the background and usually back within seconds.
+pub const STORE_UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(2);
+
 pub(crate) fn store_unavailable(strategy: &str, error: &crate::StoreError) -> PikkuError {
     tracing::error!(strategy, error = %ErrorChain(error), "session store failed");
-    PikkuError::service_unavailable("session store unavailable")
+    PikkuError::service_unavailable_retry_after("session store unavailable", STORE_UNAVAILABLE_RETRY_AFTER)
 }
 
 /// An error with its sources, for one log field.

@@ -298,6 +298,7 @@ async fn cookie_store_failure_fails_closed_with_503() {
     .await;
     assert!(!outcome.endpoint_ran);
     assert_eq!(outcome.response.status(), 503);
+    assert!(outcome.response.headers().contains_key(pikku_runtime::header::RETRY_AFTER));
     assert!(!body_text(outcome.response).await.contains(&token));
 }
 
