@@ -59,8 +59,8 @@ pub use cookie_session::{auth_cookie, CookieOptions, SameSite, DEFAULT_ABSOLUTE_
 pub use csrf::CsrfOptions;
 pub use jwt::{DecodedToken, JwtError, JwtService};
 pub use password::{hash_password, verify_password, PasswordError};
-pub use secret::constant_time_eq;
 pub use revocation::STORE_UNAVAILABLE_RETRY_AFTER;
+pub use secret::constant_time_eq;
 pub use store::{revoke_user_sessions, InMemorySessionStore, SessionRef, SessionStore, StoreError};
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use throttle::{LoginAttempt, LoginThrottle, ThrottleError, ThrottleRule};

@@ -119,7 +119,8 @@ impl RedisSessionStore {
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail(format!("no answer within {:?}", options.connect_timeout))),
         };
-        let watcher = tokio::spawn(watch(Arc::clone(&view), client, url.to_owned(), options.clone(), Some(subscription)));
+        let watcher =
+            tokio::spawn(watch(Arc::clone(&view), client, url.to_owned(), options.clone(), Some(subscription)));
         let inner = Inner {
             view,
             connection,

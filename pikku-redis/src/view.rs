@@ -105,8 +105,7 @@ impl Revocations {
             }
             (Some("u"), Some(rest)) => {
                 let mut fields = rest.splitn(3, ' ');
-                let (Some(cutoff), Some(keep_until), Some(user)) = (fields.next(), fields.next(), fields.next())
-                else {
+                let (Some(cutoff), Some(keep_until), Some(user)) = (fields.next(), fields.next(), fields.next()) else {
                     return false;
                 };
                 let (Ok(cutoff), Ok(keep_until)) = (cutoff.parse(), keep_until.parse()) else { return false };

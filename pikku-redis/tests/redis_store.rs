@@ -29,10 +29,9 @@ async fn store(server: &RedisServer) -> RedisSessionStore {
 }
 
 fn throttle(store: &RedisSessionStore) -> LoginThrottle<RedisThrottleStore> {
-    LoginThrottle::with_store(store.throttle_store(
-        ThrottleRule::new(5, FIFTEEN_MINUTES),
-        ThrottleRule::new(50, FIFTEEN_MINUTES),
-    ))
+    LoginThrottle::with_store(
+        store.throttle_store(ThrottleRule::new(5, FIFTEEN_MINUTES), ThrottleRule::new(50, FIFTEEN_MINUTES)),
+    )
 }
 
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
@@ -132,10 +131,8 @@ async fn the_gcra_lets_n_through_blocks_the_next_and_gives_one_back_per_interval
     let server = RedisServer::start();
     let sessions = store(&server).await;
     // 3 per 600 ms: one allowance back every 200 ms.
-    let store = sessions.throttle_store(
-        ThrottleRule::new(3, Duration::from_millis(600)),
-        ThrottleRule::new(50, FIFTEEN_MINUTES),
-    );
+    let store = sessions
+        .throttle_store(ThrottleRule::new(3, Duration::from_millis(600)), ThrottleRule::new(50, FIFTEEN_MINUTES));
     let key = ThrottleKey::account("carol@example.com");
     assert_eq!(store.record_failure(&key).await.unwrap(), None);
     assert_eq!(store.record_failure(&key).await.unwrap(), None);
@@ -228,7 +225,8 @@ async fn connecting_to_a_closed_port_fails_in_bounded_time_naming_the_masked_url
 async fn dropping_the_stores_stops_the_background_task() {
     let server = RedisServer::start();
     let store = store(&server).await;
-    let throttle_store = store.throttle_store(ThrottleRule::new(5, FIFTEEN_MINUTES), ThrottleRule::new(5, FIFTEEN_MINUTES));
+    let throttle_store =
+        store.throttle_store(ThrottleRule::new(5, FIFTEEN_MINUTES), ThrottleRule::new(5, FIFTEEN_MINUTES));
     let mut raw = raw(&server).await;
     let subscribers = |raw: &mut redis::aio::MultiplexedConnection| {
         let mut raw = raw.clone();

@@ -12,9 +12,12 @@ mod wirings;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use pikku::auth::throttle::{LoginThrottle, ThrottleRule};
-use pikku::auth::{AuthServices, InMemorySessionStore, JwtService, SessionStore};
+use pikku::auth::throttle::{
+    InMemoryThrottleStore, LoginThrottle, ThrottleError, ThrottleKey, ThrottleRule, ThrottleStore,
+};
+use pikku::auth::{AuthServices, InMemorySessionStore, JwtService, SessionStore, Step};
 use pikku::prelude::*;
+use pikku_redis::{RedisOptions, RedisSessionStore, RedisThrottleStore};
 use serde::{Deserialize, Serialize};
 
 /// The bearer token from `/login` lives one hour.
@@ -44,18 +47,55 @@ pub struct UserSession {
     pub role: String,
 }
 
+/// Where revoked sessions live: this process (one instance) or Redis (`PIKKU_REDIS_URL`: every instance
+/// started with the same URL).
+#[derive(Debug)]
+pub enum Sessions {
+    /// In this process's memory.
+    Memory(InMemorySessionStore),
+    /// In Redis, read from a local view.
+    Redis(RedisSessionStore),
+}
+
+/// Where the login throttle counts failures: beside [`Sessions`], in memory or in Redis.
+#[derive(Debug)]
+// One value per process: boxing the larger variant would save nothing and add an indirection.
+#[allow(clippy::large_enum_variant)]
+pub enum ThrottleCounters {
+    /// In this process's memory.
+    Memory(InMemoryThrottleStore),
+    /// In Redis, shared by every instance.
+    Redis(RedisThrottleStore),
+}
+
+impl ThrottleStore for ThrottleCounters {
+    fn blocked_for<'a>(&'a self, key: &ThrottleKey) -> Step<'a, Result<Option<Duration>, ThrottleError>> {
+        match self {
+            Self::Memory(store) => store.blocked_for(key),
+            Self::Redis(store) => store.blocked_for(key),
+        }
+    }
+
+    fn record_failure<'a>(&'a self, key: &ThrottleKey) -> Step<'a, Result<Option<Duration>, ThrottleError>> {
+        match self {
+            Self::Memory(store) => store.record_failure(key),
+            Self::Redis(store) => store.record_failure(key),
+        }
+    }
+}
+
 /// The demo's services.
 pub struct Services {
     /// Signs and verifies tokens (`PIKKU_JWT_SECRET`).
     pub jwt: JwtService,
     /// Revoked sessions: logout revokes the credential it arrived with.
-    pub sessions: InMemorySessionStore,
+    pub sessions: Sessions,
     /// The fixed users.
     pub users: users::Users,
     /// Notes, in memory.
     pub notes: notes::Notes,
     /// Failed logins per email and per client address.
-    pub login_throttle: LoginThrottle,
+    pub login_throttle: LoginThrottle<ThrottleCounters>,
 }
 
 impl AuthServices for Services {
@@ -64,18 +104,31 @@ impl AuthServices for Services {
     }
 
     fn session_store(&self) -> Option<&dyn SessionStore> {
-        Some(&self.sessions)
+        Some(match &self.sessions {
+            Sessions::Memory(store) => store,
+            Sessions::Redis(store) => store,
+        })
     }
 }
 
+fn account_rule() -> ThrottleRule {
+    ThrottleRule::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURE_WINDOW)
+}
+
+fn address_rule() -> ThrottleRule {
+    ThrottleRule::new(LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURE_WINDOW)
+}
+
 impl Services {
-    /// Services from the environment: `PIKKU_JWT_SECRET` (at least 32 bytes; unset: a random secret) and
-    /// `PIKKU_JWT_KID` (the signing key's `kid`, [`DEFAULT_JWT_KID`] unless set).
+    /// Services from the environment: `PIKKU_JWT_SECRET` (at least 32 bytes; unset: a random secret),
+    /// `PIKKU_JWT_KID` (the signing key's `kid`, [`DEFAULT_JWT_KID`] unless set) and `PIKKU_REDIS_URL`
+    /// (set: revocations and the login throttle live in Redis, shared by every instance with the same URL;
+    /// unset: in memory).
     ///
     /// # Errors
-    /// A secret shorter than 32 bytes, or a key id that is empty, longer than [`MAX_JWT_KID_LEN`] or not
-    /// printable ASCII.
-    pub fn from_env() -> Result<Self, String> {
+    /// A secret shorter than 32 bytes, a key id that is empty, longer than [`MAX_JWT_KID_LEN`] or not
+    /// printable ASCII, or a Redis that cannot be reached within 5 seconds.
+    pub async fn from_env() -> Result<Self, String> {
         let kid = match std::env::var("PIKKU_JWT_KID") {
             Ok(kid) => {
                 check_kid(&kid).map_err(|why| format!("PIKKU_JWT_KID: {why}"))?;
@@ -91,21 +144,37 @@ impl Services {
             );
         }
         let jwt = demo_jwt(&kid, secret.as_deref().map(str::as_bytes)).map_err(|e| format!("PIKKU_JWT_SECRET: {e}"))?;
-        Ok(Self::with_jwt(jwt))
+        match std::env::var("PIKKU_REDIS_URL") {
+            Ok(url) => Self::with_redis(jwt, &url).await.map_err(|e| format!("PIKKU_REDIS_URL: {e}")),
+            Err(std::env::VarError::NotPresent) => Ok(Self::with_jwt(jwt)),
+            Err(std::env::VarError::NotUnicode(_)) => Err("PIKKU_REDIS_URL: must be a redis:// URL".into()),
+        }
     }
 
-    /// Services around a given JWT service (tests and benchmarks), with the contract's login throttle.
+    /// Services around a given JWT service (tests and benchmarks), with the contract's login throttle, all
+    /// in memory.
     pub fn with_jwt(jwt: JwtService) -> Self {
-        let login_throttle = LoginThrottle::new(
-            ThrottleRule::new(LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURE_WINDOW),
-            ThrottleRule::new(LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURE_WINDOW),
-        );
+        let throttle = InMemoryThrottleStore::new(account_rule(), address_rule());
+        Self::with_stores(jwt, Sessions::Memory(InMemorySessionStore::default()), ThrottleCounters::Memory(throttle))
+    }
+
+    /// Services around a given JWT service with revocations and the login throttle in the Redis at `url`.
+    ///
+    /// # Errors
+    /// Redis cannot be reached within 5 seconds (the message names the URL, password masked).
+    pub async fn with_redis(jwt: JwtService, url: &str) -> Result<Self, pikku_redis::RedisConnectError> {
+        let sessions = RedisSessionStore::connect(url, RedisOptions::new()).await?;
+        let throttle = sessions.throttle_store(account_rule(), address_rule());
+        Ok(Self::with_stores(jwt, Sessions::Redis(sessions), ThrottleCounters::Redis(throttle)))
+    }
+
+    fn with_stores(jwt: JwtService, sessions: Sessions, throttle: ThrottleCounters) -> Self {
         Self {
             jwt,
-            sessions: InMemorySessionStore::default(),
+            sessions,
             users: users::Users,
             notes: notes::Notes::default(),
-            login_throttle,
+            login_throttle: LoginThrottle::with_store(throttle),
         }
     }
 }
@@ -146,5 +215,5 @@ pub fn app() -> App<Services, UserSession> {
 
 /// The binary's `main`: serve, or answer `info`.
 pub fn main() -> ExitCode {
-    app().run(|| async { Services::from_env() })
+    app().run(Services::from_env)
 }
