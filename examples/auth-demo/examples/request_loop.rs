@@ -4,6 +4,9 @@
 //!
 //! `request_loop <pikku|baseline> <health|me_bearer|me_cookie> <count>`
 //!
+//! `request_loop pikku-redis <me_bearer|...> <count>` runs pikku with its session store and login throttle in
+//! the Redis at `PIKKU_REDIS_URL` (the revocation check is answered from the store's local view).
+//!
 //! `request_loop pikku add_note <count>` runs `POST /users/u1/notes` as u1 with a JSON body: the path of a
 //! function with a path parameter, a body and a `#[pikku_permission]` (pikku only; the baseline has no such
 //! route).
@@ -30,14 +33,21 @@ fn main() {
         args.next().as_deref().and_then(Scenario::named),
         args.next().and_then(|n| n.parse::<u32>().ok()),
     ) {
-        (Some(side), Some(scenario), Some(count)) if side == "pikku" || side == "baseline" => (side, scenario, count),
+        (Some(side), Some(scenario), Some(count)) if ["pikku", "pikku-redis", "baseline"].contains(&side.as_str()) => {
+            (side, scenario, count)
+        }
         _ => usage(),
     };
-    let Fixture { server, baseline, token } = Fixture::new();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let Fixture { server, baseline, token } = if side == "pikku-redis" {
+        let url = std::env::var("PIKKU_REDIS_URL").expect("pikku-redis needs PIKKU_REDIS_URL");
+        runtime.block_on(Fixture::with_redis(&url))
+    } else {
+        Fixture::new()
+    };
     for _ in 0..count {
         let request = scenario.request(&token);
-        let status = if side == "pikku" {
+        let status = if side != "baseline" {
             runtime.block_on(server.dispatch(request)).status()
         } else {
             runtime.block_on(async { baseline.handle(&request) }).status()
@@ -47,7 +57,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: request_loop <pikku|baseline> <health|me_bearer|me_cookie> <count> | pikku add_note <count>");
+    eprintln!("usage: request_loop <pikku|pikku-redis|baseline> <health|me_bearer|me_cookie> <count> | pikku add_note <count>");
     std::process::exit(2);
 }
 

@@ -21,10 +21,24 @@ pub(crate) struct Fixture {
 impl Fixture {
     pub(crate) fn new() -> Self {
         let jwt = JwtService::hs256(SECRET).expect("valid secret");
-        let session = UserSession { user_id: "u1".into(), role: "admin".into() };
-        let token = jwt.encode(Duration::from_secs(3600), &session).expect("token");
+        let token = Self::token(&jwt);
         let server = auth_demo::app().build(Services::with_jwt(jwt)).expect("the demo builds");
         Self { server, baseline: Baseline::new(SECRET.as_bytes()), token }
+    }
+
+    /// The demo with its session store and login throttle in the Redis at `url`.
+    #[allow(dead_code)] // only `request_loop` measures the Redis store
+    pub(crate) async fn with_redis(url: &str) -> Self {
+        let jwt = JwtService::hs256(SECRET).expect("valid secret");
+        let token = Self::token(&jwt);
+        let services = Services::with_redis(jwt, url).await.expect("connect to Redis");
+        let server = auth_demo::app().build(services).expect("the demo builds");
+        Self { server, baseline: Baseline::new(SECRET.as_bytes()), token }
+    }
+
+    fn token(jwt: &JwtService) -> String {
+        let session = UserSession { user_id: "u1".into(), role: "admin".into() };
+        jwt.encode(Duration::from_secs(3600), &session).expect("token")
     }
 }
 
