@@ -99,6 +99,9 @@ impl RedisSessionStore {
     /// # Errors
     /// [`RedisConnectError`] (naming the URL, password masked) when the URL does not parse, or Redis
     /// cannot be reached, refuses, or does not answer in time.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the background task is spawned on the current one).
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, RedisConnectError> {
         let fail = |reason: String| RedisConnectError { url: mask_url(url), reason: scrub(reason, url) };
         let client = Client::open(url).map_err(|e| fail(format!("invalid URL: {e}")))?;
@@ -198,7 +201,7 @@ impl SessionStore for RedisSessionStore {
             let inner = &*self.inner;
             let mut connection = inner.connection.clone();
             let mut call = inner.scripts.revoke_user.key(inner.keys.user_cutoff(user));
-            call.arg(cutoff).arg(keep_until.min(LATEST_EXPIRY)).arg(&inner.keys.channel).arg(user);
+            call.arg(cutoff.min(LATEST_EXPIRY)).arg(keep_until.min(LATEST_EXPIRY)).arg(&inner.keys.channel).arg(user);
             let (cutoff, keep_until): (i64, i64) =
                 inner.command("revoke_user", call.invoke_async(&mut connection)).await.map_err(unavailable)?;
             inner.view.write().revoke_user(user, cutoff, keep_until);

@@ -73,6 +73,10 @@ async fn a_revocation_on_one_instance_is_refused_on_another_within_100ms() {
     assert!(!revoked(&b, later).unwrap(), "a login after the cut-off works");
     let other_user = SessionRef { session_id: "s4", user: Some("u2"), auth_time: Some(now() - 100) };
     assert!(!revoked(&b, other_user).unwrap());
+
+    // Idle for several heartbeats: the pings are answered, so the view stays trusted (no spurious 503).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(a.is_fresh() && b.is_fresh());
 }
 
 #[tokio::test]
