@@ -102,7 +102,7 @@ fn plainly_valid(header: &Header, entries: &[(String, Value)], now: i64) -> bool
     let int = |v: &Value| v.as_i64();
     let exp_ok = get("exp").and_then(int).is_some_and(|exp| exp >= now + 10);
     let iat_ok = get("iat").is_none_or(|v| int(v).is_some_and(|iat| iat <= now - 10));
-    let nbf_ok = get("nbf").is_none_or(|v| v.as_u64().is_some_and(|nbf| (nbf as i64) <= now - 10));
+    let nbf_ok = get("nbf").is_none_or(|v| v.as_i64().is_some_and(|nbf| (0..=now - 10).contains(&nbf)));
     let text_ok = |n: &str| get(n).is_none_or(Value::is_string);
     let session = entries.iter().any(|(k, _)| !REGISTERED.contains(&k.as_str()));
     exp_ok && iat_ok && nbf_ok && text_ok("jti") && text_ok("iss") && text_ok("sub") && get("aud").is_none() && session

@@ -124,20 +124,25 @@ fn check_claims<S>(payload: &[u8], decoded: &DecodedToken<S>, window: Window) ->
     match get("iat") {
         None => ensure!(decoded.issued_at.is_none(), "no iat but decode reported {:?}", decoded.issued_at),
         Some(value) => {
-            // The service reads a negative integer `iat` too (it only refuses one in the future).
-            let iat = numeric_date(value).or_else(|| value.as_i64());
+            // `jsonwebtoken` does not read `iat`; the service takes any number of seconds, negative too (it
+            // only refuses one in the future).
+            let iat = value.as_i64().or_else(|| {
+                let r = value.as_f64()?.round();
+                (r.is_finite() && r >= i64::MIN as f64 && r < i64::MAX as f64).then_some(r as i64)
+            });
             let iat = iat.ok_or_else(|| Violation(format!("accepted iat {value}, not a NumericDate")))?;
             ensure!(decoded.issued_at == Some(iat), "iat is {iat} but decode reported {:?}", decoded.issued_at);
             ensure!(iat <= window.after + LEEWAY_SECS, "accepted iat {iat} in the future (now {})", window.after);
         }
     }
-    // `null` names no time and no audience: as if absent.
+    // `null` names no time and no audience: as if absent (as for `jti` below).
     if let Some(value) = get("nbf").filter(|v| !v.is_null()) {
         let nbf = numeric_date(value).ok_or_else(|| Violation(format!("accepted nbf {value}, not a NumericDate")))?;
         ensure!(nbf <= window.after + LEEWAY_SECS, "accepted nbf {nbf} in the future (now {})", window.after);
     }
     match get("jti") {
-        None => ensure!(decoded.jti.is_none(), "no jti but decode reported {:?}", decoded.jti),
+        // `null` is read as no `jti` (the token is then revoked by its signature, as one without).
+        None | Some(Value::Null) => ensure!(decoded.jti.is_none(), "no jti but decode reported {:?}", decoded.jti),
         Some(Value::String(jti)) => {
             ensure!(decoded.jti.as_ref() == Some(jti), "jti {jti:?} reported as {:?}", decoded.jti)
         }

@@ -78,12 +78,13 @@ impl CsrfOptions {
         if !self.enabled || is_safe(method) {
             return Ok(());
         }
+        // A browser sends each of these once; repeated, any one that marks the request cross-site counts, so
+        // no benign first copy can hide it.
         let cross_site_fetch =
-            headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        let foreign_origin = headers.get(header::ORIGIN).is_some_and(|origin| {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);
-            !self.origin_accepted(origin.as_bytes(), host)
-        });
+            headers.get_all("sec-fetch-site").iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);
+        let foreign_origin =
+            headers.get_all(header::ORIGIN).iter().any(|origin| !self.origin_accepted(origin.as_bytes(), host));
         if cross_site_fetch || foreign_origin {
             tracing::debug!(strategy = "auth_cookie", reason = "cross-site request", "request refused (CSRF)");
             return Err(PikkuError::forbidden("Cross-site request refused"));
@@ -163,6 +164,19 @@ mod tests {
         assert!(check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "https://app.example")]));
         assert!(!check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "http://app.example")]));
         assert!(!check(&csrf, Method::POST, &[("host", "api.example"), ("origin", "https://api.example.evil")]));
+    }
+
+    /// Predicted by the `pipeline` fuzz target's CSRF rule (any `Sec-Fetch-Site: cross-site`, any foreign
+    /// `Origin`): only the first of repeated headers was read.
+    #[test]
+    fn a_cross_site_mark_in_any_of_repeated_headers_is_refused() {
+        let csrf = CsrfOptions::default();
+        assert!(!check(&csrf, Method::POST, &[("sec-fetch-site", "same-origin"), ("sec-fetch-site", "cross-site")]));
+        let own_then_foreign =
+            [("host", "api.example"), ("origin", "https://api.example"), ("origin", "https://evil.example")];
+        assert!(!check(&csrf, Method::POST, &own_then_foreign));
+        let twice_own = [("host", "api.example"), ("origin", "https://api.example"), ("origin", "https://api.example")];
+        assert!(check(&csrf, Method::POST, &twice_own));
     }
 
     #[test]
