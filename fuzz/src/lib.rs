@@ -20,7 +20,7 @@ pub const LEEWAY_SECS: i64 = 5;
 
 /// The service the targets decode with, as the demo builds it from `PIKKU_JWT_SECRET`.
 pub fn jwt_service() -> pikku::auth::JwtService {
-    pikku::auth::JwtService::hs256(FUZZ_SECRET).expect("a secret of 32 bytes or more")
+    auth_demo::demo_jwt("primary", Some(FUZZ_SECRET.as_ref())).expect("a secret of 32 bytes or more")
 }
 
 /// A JSON object's entries in order, a repeated key kept each time it appears.

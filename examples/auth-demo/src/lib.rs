@@ -152,8 +152,13 @@ impl Services {
     }
 
     /// Services around a given JWT service (tests and benchmarks), with the contract's login throttle, all
-    /// in memory.
+    /// in memory. Build the JWT service with [`demo_jwt`].
+    ///
+    /// # Panics
+    /// When the JWT service does not name the user by `userId` ([`demo_jwt`] does): `POST /logout/all` could
+    /// not be enforced, and would answer 500.
     pub fn with_jwt(jwt: JwtService) -> Self {
+        check_user_claim(&jwt);
         let throttle = InMemoryThrottleStore::new(account_rule(), address_rule());
         Self::with_stores(jwt, Sessions::Memory(InMemorySessionStore::default()), ThrottleCounters::Memory(throttle))
     }
@@ -162,12 +167,17 @@ impl Services {
     ///
     /// # Errors
     /// Redis cannot be reached within 5 seconds (the message names the URL, password masked).
+    ///
+    /// # Panics
+    /// As [`with_jwt`](Self::with_jwt).
     pub async fn with_redis(jwt: JwtService, url: &str) -> Result<Self, pikku_redis::RedisConnectError> {
+        check_user_claim(&jwt);
         let sessions = RedisSessionStore::connect(url, RedisOptions::new()).await?;
         let throttle = sessions.throttle_store(account_rule(), address_rule());
         Ok(Self::with_stores(jwt, Sessions::Redis(sessions), ThrottleCounters::Redis(throttle)))
     }
 
+    #[allow(clippy::missing_panics_doc)] // documented on the public constructors
     fn with_stores(jwt: JwtService, sessions: Sessions, throttle: ThrottleCounters) -> Self {
         Self {
             jwt,
@@ -177,6 +187,15 @@ impl Services {
             login_throttle: LoginThrottle::with_store(throttle),
         }
     }
+}
+
+/// Refuses, at start-up, a JWT service without the user claim `/logout/all` revokes by.
+fn check_user_claim(jwt: &JwtService) {
+    assert_eq!(
+        jwt.user_claim(),
+        Some("userId"),
+        "the demo's JWT service must name the user by `userId`: build it with demo_jwt"
+    );
 }
 
 /// The demo's JWT service: HS256 with `secret` (`None`: a random one) under the key id `kid`, and the
@@ -216,4 +235,22 @@ pub fn app() -> App<Services, UserSession> {
 /// The binary's `main`: serve, or answer `info`.
 pub fn main() -> ExitCode {
     app().run(Services::from_env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `pipeline` fuzz target: services built around a JWT service without the user claim
+    /// answered `POST /logout/all` with 500. They are refused when built instead.
+    #[test]
+    #[should_panic(expected = "must name the user by `userId`")]
+    fn services_without_the_user_claim_are_refused_when_built() {
+        let _ = Services::with_jwt(JwtService::hs256([7u8; 32]).unwrap());
+    }
+
+    #[test]
+    fn services_around_demo_jwt_are_accepted() {
+        let _ = Services::with_jwt(demo_jwt("primary", Some(&[7u8; 32])).unwrap());
+    }
 }

@@ -116,7 +116,7 @@ async fn fifty_failures_from_one_address_block_it_for_every_email() {
 /// The demo in-process, where a test names each request's client address (over loopback every client is
 /// 127.0.0.1).
 fn in_process() -> TestClient<Services, auth_demo::UserSession> {
-    let jwt = pikku::auth::JwtService::hs256(SECRET).unwrap();
+    let jwt = auth_demo::demo_jwt("primary", Some(SECRET.as_bytes())).unwrap();
     TestClient::new(auth_demo::app().build(Services::with_jwt(jwt)).expect("the demo builds"))
 }
 

@@ -20,7 +20,7 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) fn new() -> Self {
-        let jwt = JwtService::hs256(SECRET).expect("valid secret");
+        let jwt = auth_demo::demo_jwt("primary", Some(SECRET.as_bytes())).expect("valid secret");
         let token = Self::token(&jwt);
         let server = auth_demo::app().build(Services::with_jwt(jwt)).expect("the demo builds");
         Self { server, baseline: Baseline::new(SECRET.as_bytes()), token }
@@ -29,7 +29,7 @@ impl Fixture {
     /// The demo with its session store and login throttle in the Redis at `url`.
     #[allow(dead_code)] // only `request_loop` measures the Redis store
     pub(crate) async fn with_redis(url: &str) -> Self {
-        let jwt = JwtService::hs256(SECRET).expect("valid secret");
+        let jwt = auth_demo::demo_jwt("primary", Some(SECRET.as_bytes())).expect("valid secret");
         let token = Self::token(&jwt);
         let services = Services::with_redis(jwt, url).await.expect("connect to Redis");
         let server = auth_demo::app().build(services).expect("the demo builds");
