@@ -361,6 +361,19 @@ impl<'s, Sv, S, T: AuthStrategy<Sv, S>> PendingRespond<Sv, S> for Pending<'s, T,
     }
 }
 
+/// The way back of `strategy` with the state it kept: a stateless one costs no allocation.
+fn way_back<Sv, S, T>(strategy: &T, state: Option<T::State>) -> WayBack<'_, Sv, S>
+where
+    Sv: Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    T: AuthStrategy<Sv, S>,
+{
+    match state {
+        None => WayBack::Stateless(strategy as &dyn DynStrategy<Sv, S>),
+        Some(state) => WayBack::Stateful(Box::new(Pending { strategy, state })),
+    }
+}
+
 impl<Sv, S, T> DynStrategy<Sv, S> for T
 where
     Sv: Send + Sync + 'static,
@@ -382,19 +395,12 @@ where
     ) -> Step<'a, Result<Found<'a, Sv, S>, PikkuError>> {
         self.authenticate(services, request).map(move |found| {
             let Authenticated { session, state } = found?;
-            let way_back = match state {
-                None => WayBack::Stateless(self as &dyn DynStrategy<Sv, S>),
-                Some(state) => WayBack::Stateful(Box::new(Pending { strategy: self, state })),
-            };
-            Ok(Found { session, way_back })
+            Ok(Found { session, way_back: way_back(self, state) })
         })
     }
 
     fn alongside_dyn<'a>(&'a self, services: &Sv, request: &Request<S>) -> WayBack<'a, Sv, S> {
-        match self.alongside(services, request) {
-            None => WayBack::Stateless(self as &dyn DynStrategy<Sv, S>),
-            Some(state) => WayBack::Stateful(Box::new(Pending { strategy: self, state })),
-        }
+        way_back(self, self.alongside(services, request))
     }
 
     fn respond_stateless<'a>(
