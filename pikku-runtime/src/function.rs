@@ -10,7 +10,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::body::{method_has_body, read_json_body, BodyRules, BufferedBody};
 use crate::context::SessionContext;
@@ -19,7 +18,7 @@ use crate::input::{InputParts, MergedInput};
 use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{Permissions, SharedPermission};
-use crate::response::output_response;
+use crate::stream::FunctionOutput;
 
 /// A function as `#[pikku_func]` describes it to the runtime. Implemented by generated code.
 pub trait PikkuFunction: Send + Sync + 'static {
@@ -29,8 +28,8 @@ pub trait PikkuFunction: Send + Sync + 'static {
     type Session: Clone + Send + Sync + 'static;
     /// The input: path, query and body merged.
     type Input: DeserializeOwned + Send + 'static;
-    /// The output: `()` for 204, anything serialisable for 200 JSON.
-    type Output: Serialize + Send + 'static;
+    /// The output: `()` for 204, anything serialisable for 200 JSON, or a stream.
+    type Output: FunctionOutput;
     /// `Context<Session>` (session required) or `OptionalContext<Session>` (`auth = false`).
     type Context: SessionContext<Self::Session>;
 
@@ -212,7 +211,7 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             Ok(result) => result?,
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
-        Ok(Reply { response: output_response(&output)?, change: context.into_change() })
+        Ok(Reply { response: output.into_response()?, change: context.into_change() })
     }
 }
 

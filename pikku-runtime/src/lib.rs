@@ -24,6 +24,7 @@ mod response;
 mod server;
 mod session_id;
 mod strategy;
+mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod wiring;
@@ -41,7 +42,7 @@ pub use middleware::{
 pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
-pub use response::{json_response, output_response, Body, Chunk, Response};
+pub use response::{json_response, output_response, Body, BoxError, Chunk, Response};
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT,
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
@@ -49,6 +50,7 @@ pub use server::{
 };
 pub use session_id::SessionId;
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
+pub use stream::{ByteStream, Event, EventStream, FunctionOutput, DEFAULT_KEEP_ALIVE};
 pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.

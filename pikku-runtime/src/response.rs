@@ -1,15 +1,113 @@
 //! Response types and how function outputs become responses.
 
 use std::any::TypeId;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt as _;
 use serde::Serialize;
 
 use crate::error::PikkuError;
+use crate::panic::panic_message;
 
-/// The body type of every response: one buffered chunk.
-pub type Body = http_body_util::Full<Chunk>;
+/// The body of every response: one buffered chunk (JSON, errors: the fast default), or a stream
+/// ([`ByteStream`](crate::ByteStream), [`EventStream`](crate::EventStream), or any [`http_body::Body`] a tower
+/// layer produced).
+pub struct Body(BodyRepr);
+
+enum BodyRepr {
+    Full(http_body_util::Full<Chunk>),
+    Stream(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+/// The error type of streamed bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Body {
+    /// A body of one buffered chunk.
+    pub fn new(chunk: impl Into<Chunk>) -> Self {
+        Self(BodyRepr::Full(http_body_util::Full::new(chunk.into())))
+    }
+
+    /// A body that streams `body`'s frames as they come. A panic while producing one ends the body with an
+    /// error (the connection is closed), not the server.
+    pub fn from_body<B>(body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Into<Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        Self(BodyRepr::Stream(UnsyncBoxBody::new(
+            body.map_frame(|frame| frame.map_data(Into::into)).map_err(Into::into),
+        )))
+    }
+
+    /// Whether the body is streamed rather than buffered.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.0, BodyRepr::Stream(_))
+    }
+}
+
+impl Default for Body {
+    /// An empty body.
+    fn default() -> Self {
+        Self(BodyRepr::Full(http_body_util::Full::default()))
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            BodyRepr::Full(full) => f.debug_tuple("Body").field(full).finish(),
+            BodyRepr::Stream(_) => f.write_str("Body(<stream>)"),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Chunk;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Chunk>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            BodyRepr::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
+            BodyRepr::Stream(stream) => {
+                // The stream runs the application's code on the connection's task: a panic there ends this
+                // body (hyper closes the connection), never the server.
+                match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *stream).poll_frame(cx))) {
+                    Ok(poll) => poll.map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(Chunk::from)))),
+                    Err(panic) => {
+                        let message = panic_message(&*panic).to_owned();
+                        tracing::error!(panic = %message, "a response stream panicked: the response is cut short");
+                        *stream = UnsyncBoxBody::new(http_body_util::Empty::new().map_err(|never| match never {}));
+                        Poll::Ready(Some(Err(format!("response stream panicked: {message}").into())))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            BodyRepr::Full(full) => full.is_end_stream(),
+            BodyRepr::Stream(stream) => stream.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.0 {
+            BodyRepr::Full(full) => full.size_hint(),
+            BodyRepr::Stream(stream) => stream.size_hint(),
+        }
+    }
+}
 
 /// JSON outputs up to this size are kept inside the response, without a heap allocation: most API
 /// answers (`{"ok":true}`, a profile, an id) are this small.

@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
 use crate::client_addr::resolve_client_addr;
 use crate::connection::{AcceptErrors, WriteDeadline, ACCEPT_ERROR_BACKOFF, ACCEPT_ERROR_LOG_INTERVAL};
@@ -168,6 +169,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
         let mut accept_errors = AcceptErrors::new(ACCEPT_ERROR_BACKOFF, ACCEPT_ERROR_LOG_INTERVAL);
         // A slot taken for an accept that failed is kept for the next attempt.
         let mut slot: Option<OwnedSemaphorePermit> = None;
+        // The connections' tasks, so the ones still open after the grace period can be ended.
+        let mut open = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             let permit = match slot.take() {
@@ -229,7 +232,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
             });
             let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
             let connection = graceful.watch(builder.serve_connection(io, service));
-            tokio::spawn(async move {
+            // Finished connections are reaped here, so the set holds only open ones.
+            while open.try_join_next().is_some() {}
+            open.spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::debug!(error = %e, "connection closed with an error");
                 }
@@ -240,7 +245,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
         drop(listener);
         tracing::info!("shutting down: waiting for requests in flight");
         if tokio::time::timeout(self.inner.config.shutdown_grace, graceful.shutdown()).await.is_err() {
-            tracing::warn!("requests still in flight after the grace period were dropped");
+            // Endless responses (event streams) and clients that never finish end here, not with the process.
+            tracing::warn!(connections = open.len(), "requests still in flight after the grace period were dropped");
+            open.shutdown().await;
         }
         Ok(())
     }

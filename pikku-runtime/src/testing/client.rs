@@ -51,9 +51,12 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Transport for 
             let client_addr = request.extensions().get::<ClientAddr>().map(|addr| addr.0);
             let response = self.server.dispatch_from(request.map(RequestBody::Buffered), client_addr).await;
             let (head, body) = response.into_parts();
-            // The body is one buffered chunk: collecting it cannot fail.
-            let Ok(body) = body.collect().await;
-            TestResponse::new(head.status, head.headers, body.to_bytes())
+            // A streamed body is read to its end: a test of an endless event stream reads it over a socket.
+            let body = match body.collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(e) => panic!("the response body of {} failed while streaming: {e}", head.status),
+            };
+            TestResponse::new(head.status, head.headers, body)
         })
     }
 }
