@@ -1,5 +1,5 @@
-//! One request through the application: route match (404 / 405), the middleware onion, the endpoint,
-//! and the `x-request-id` header on every response.
+//! One request through the application: CORS (a preflight answered here), route match (404 / 405), the
+//! middleware onion, the endpoint, and on every response the CORS headers and `x-request-id`.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 
 use tracing::Instrument;
 
+use crate::cors::{ActualRequest, CorsRequest};
 use crate::error::PikkuError;
 use crate::input::PathParams;
 use crate::middleware::{Next, NextFuture, Request, RequestBody};
@@ -40,11 +41,25 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
     // Every log line of the request carries its id: warnings and errors name it themselves; debug lines
     // get it from this span, which costs nothing unless debug logging is on.
     let span = tracing::debug_span!("request", request_id = %request_id, method = %head.method, path = head.uri.path());
-    // A panic in a function is caught where it happens (its 500 still passes the middleware on the way
-    // back); these catch one in middleware, so it too costs only its own request.
-    let routed = {
-        let _entered = span.enter();
-        std::panic::catch_unwind(AssertUnwindSafe(|| route(registry, services, head, body, request_id, arrival)))
+    // CORS comes before routing, so a preflight is answered on every path (unknown ones included) without
+    // reaching middleware or authentication. Without CORS this costs one check; with CORS, a request without
+    // `Origin` costs one header lookup.
+    let (preflight, cors) = match registry.cors.as_ref().and_then(|policy| policy.classify(&head.method, &head.headers)) {
+        None => (None, None),
+        Some(CorsRequest::Preflight(response)) => (Some(response), None),
+        Some(CorsRequest::Actual(actual)) => (None, Some(actual)),
+    };
+    let routed = match preflight {
+        Some(response) => Ok(Routed::Answered(response)),
+        None => {
+            let listed = cors.as_ref().is_some_and(ActualRequest::listed_with_credentials);
+            // A panic in a function is caught where it happens (its 500 still passes the middleware on the
+            // way back); this catches one in middleware, so it too costs only its own request.
+            let _entered = span.enter();
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                route(registry, services, head, body, request_id, arrival, listed)
+            }))
+        }
     };
     async move {
         let outcome = match routed {
@@ -56,6 +71,9 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
             PikkuError::internal(format!("middleware panicked: {}", panic_message(&*panic))).into_response(&request_id)
         });
         tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
+        if let Some(cors) = cors {
+            cors.apply(response.headers_mut());
+        }
         response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
         response
     }
@@ -74,6 +92,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     body: RequestBody,
     request_id: RequestId,
     arrival: Arrival,
+    origin_listed_for_credentials: bool,
 ) -> Routed<'a, Sv, S> {
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
@@ -97,6 +116,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
         change_watch: None,
         client_addr: arrival.client_addr,
         body_deadline: arrival.body_deadline,
+        origin_listed_for_credentials,
     };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))
