@@ -265,7 +265,7 @@ pub enum CorsError {
     /// An origin that is not `scheme://host[:port]`.
     #[error(
         "origin `{0}` is not `scheme://host[:port]`; write it like `https://app.example` or \
-         `http://localhost:5173`, without a path (for any origin, use `.any_origin()`)"
+         `http://localhost:5173`, without a path"
     )]
     InvalidOrigin(String),
     /// A method that is not an HTTP method name.
