@@ -385,31 +385,17 @@ const VARY_PREFLIGHT_REFLECTED: HeaderValue = HeaderValue::from_static("Origin, 
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 const TRUE: HeaderValue = HeaderValue::from_static("true");
 
-/// What CORS does with one request that carries an `Origin`.
-pub(crate) enum CorsRequest<'p> {
-    /// A preflight: answered here, before routing.
-    Preflight(Response),
-    /// Any other request: routed as usual; its response gets the headers.
-    Actual(ActualRequest<'p>),
-}
-
 /// The CORS headers an actual request's response gets, decided before routing.
 #[derive(Debug)]
 pub(crate) struct ActualRequest<'p> {
     policy: &'p CorsPolicy,
     /// `Access-Control-Allow-Origin`, when the origin is allowed.
     allow_origin: Option<HeaderValue>,
-    /// The one `Origin` is on the explicit list and credentials are on: the CSRF check of cookie sessions
-    /// accepts it.
-    listed_with_credentials: bool,
+    /// See [`Request::origin_listed_for_credentials`](crate::Request::origin_listed_for_credentials).
+    pub(crate) listed_with_credentials: bool,
 }
 
 impl ActualRequest<'_> {
-    /// See [`Request::origin_listed_for_credentials`](crate::Request::origin_listed_for_credentials).
-    pub(crate) fn listed_with_credentials(&self) -> bool {
-        self.listed_with_credentials
-    }
-
     /// Adds the headers to the response, whatever its status.
     pub(crate) fn apply(self, headers: &mut HeaderMap) {
         if let Some(origin) = self.allow_origin {
@@ -438,19 +424,37 @@ fn append_vary_origin(headers: &mut HeaderMap) {
     }
 }
 
+/// What CORS makes of a request before routing.
+pub(crate) enum BeforeRouting<'p> {
+    /// No `Origin`: not a CORS request.
+    Nothing,
+    /// A preflight, answered here (boxed, like the next: a request without `Origin` moves neither).
+    Preflight(Box<Response>),
+    /// Any other request with an `Origin`: what its response gets.
+    Actual(Box<ActualRequest<'p>>),
+}
+
 impl CorsPolicy {
-    /// What to do with a request: `None` without an `Origin` header (the one lookup a request without one
-    /// costs).
-    pub(crate) fn classify(&self, method: &Method, headers: &HeaderMap) -> Option<CorsRequest<'_>> {
-        let origin = headers.get(header::ORIGIN)?;
+    /// What to do with a request before routing. A request without `Origin` costs one header lookup.
+    #[inline]
+    pub(crate) fn before_routing(&self, method: &Method, headers: &HeaderMap) -> BeforeRouting<'_> {
+        match headers.get(header::ORIGIN) {
+            None => BeforeRouting::Nothing,
+            Some(origin) => self.classify(origin, method, headers),
+        }
+    }
+
+    // Out of line: a request without `Origin` carries none of this in its code path.
+    #[inline(never)]
+    fn classify(&self, origin: &HeaderValue, method: &Method, headers: &HeaderMap) -> BeforeRouting<'_> {
         let (allow_origin, listed) = self.allow(origin);
         if *method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-            return Some(CorsRequest::Preflight(self.preflight(allow_origin, headers)));
+            return BeforeRouting::Preflight(Box::new(self.preflight(allow_origin, headers)));
         }
         // A request carrying two `Origin`s is not a browser's: it does not get past the CSRF check on CORS's
         // word.
         let single_origin = listed && headers.get_all(header::ORIGIN).iter().nth(1).is_none();
-        Some(CorsRequest::Actual(ActualRequest {
+        BeforeRouting::Actual(Box::new(ActualRequest {
             policy: self,
             allow_origin,
             listed_with_credentials: single_origin && self.credentials,
@@ -549,19 +553,19 @@ mod tests {
         options.resolve().expect("valid options")
     }
 
-    fn actual<'p>(policy: &'p CorsPolicy, pairs: &[(&str, &str)]) -> ActualRequest<'p> {
-        match policy.classify(&Method::GET, &headers(pairs)) {
-            Some(CorsRequest::Actual(actual)) => actual,
-            Some(CorsRequest::Preflight(_)) => panic!("a GET is not a preflight"),
-            None => panic!("the request has an Origin"),
+    fn actual<'p>(policy: &'p CorsPolicy, pairs: &[(&str, &str)]) -> Box<ActualRequest<'p>> {
+        match policy.before_routing(&Method::GET, &headers(pairs)) {
+            BeforeRouting::Actual(actual) => actual,
+            BeforeRouting::Preflight(_) => panic!("a GET is not a preflight"),
+            BeforeRouting::Nothing => panic!("the request has an Origin"),
         }
     }
 
     fn preflight(policy: &CorsPolicy, pairs: &[(&str, &str)]) -> HeaderMap {
         let mut all = vec![("access-control-request-method", "POST")];
         all.extend_from_slice(pairs);
-        match policy.classify(&Method::OPTIONS, &headers(&all)) {
-            Some(CorsRequest::Preflight(response)) => {
+        match policy.before_routing(&Method::OPTIONS, &headers(&all)) {
+            BeforeRouting::Preflight(response) => {
                 assert_eq!(response.status(), StatusCode::NO_CONTENT);
                 response.headers().clone()
             }
@@ -604,15 +608,19 @@ mod tests {
     #[test]
     fn a_request_without_origin_is_not_a_cors_request() {
         let p = policy(CorsOptions::new());
-        assert!(p.classify(&Method::GET, &headers(&[])).is_none());
-        assert!(p.classify(&Method::OPTIONS, &headers(&[("access-control-request-method", "GET")])).is_none());
+        assert!(matches!(p.before_routing(&Method::GET, &headers(&[])), BeforeRouting::Nothing));
+        let no_origin = headers(&[("access-control-request-method", "GET")]);
+        assert!(matches!(p.before_routing(&Method::OPTIONS, &no_origin), BeforeRouting::Nothing));
     }
 
     #[test]
-    fn an_options_without_access_control_request_method_is_an_actual_request() {
+    fn only_an_options_with_access_control_request_method_is_a_preflight() {
         let p = policy(CorsOptions::new());
-        let decision = p.classify(&Method::OPTIONS, &headers(&[("origin", "https://a.example")]));
-        assert!(matches!(decision, Some(CorsRequest::Actual(_))));
+        let origin_only = headers(&[("origin", "https://a.example")]);
+        assert!(matches!(p.before_routing(&Method::OPTIONS, &origin_only), BeforeRouting::Actual(_)));
+        let both = headers(&[("origin", "https://a.example"), ("access-control-request-method", "GET")]);
+        assert!(matches!(p.before_routing(&Method::GET, &both), BeforeRouting::Actual(_)));
+        assert!(matches!(p.before_routing(&Method::OPTIONS, &both), BeforeRouting::Preflight(_)));
     }
 
     #[test]
@@ -692,7 +700,7 @@ mod tests {
 
         let mut response = HeaderMap::new();
         let decision = actual(&p, &[("origin", "https://evil.example")]);
-        assert!(!decision.listed_with_credentials());
+        assert!(!decision.listed_with_credentials);
         decision.apply(&mut response);
         assert_eq!(response.len(), 1, "{response:?}");
         assert_eq!(value(&response, "vary"), Some("Origin"));
@@ -719,7 +727,7 @@ mod tests {
         for origin in ["https://anything.example", "http://localhost:3000", "https://[2001:db8::1]"] {
             let decision = actual(&p, &[("origin", origin)]);
             assert_eq!(decision.allow_origin.as_ref().map(|v| v.to_str().unwrap()), Some(origin));
-            assert!(!decision.listed_with_credentials(), "reflect never counts for CSRF");
+            assert!(!decision.listed_with_credentials, "reflect never counts for CSRF");
         }
         for origin in ["null", "https://a.example/path", "https://user@a.example", "file://"] {
             assert!(actual(&p, &[("origin", origin)]).allow_origin.is_none(), "{origin}");
@@ -728,14 +736,20 @@ mod tests {
 
     #[test]
     fn only_a_single_listed_origin_with_credentials_counts_for_csrf() {
+        let listed = |p: &CorsPolicy, pairs: &[(&str, &str)]| match p.before_routing(&Method::GET, &headers(pairs)) {
+            BeforeRouting::Actual(actual) => actual.listed_with_credentials,
+            _ => false,
+        };
         let with = policy(CorsOptions::new().origins(["https://app.example"]).credentials(true));
-        assert!(actual(&with, &[("origin", "https://app.example")]).listed_with_credentials());
-        let twice = [("origin", "https://app.example"), ("origin", "https://evil.example")];
-        assert!(!actual(&with, &twice).listed_with_credentials());
+        assert!(listed(&with, &[("origin", "https://app.example")]));
+        assert!(listed(&with, &[("origin", "HTTPS://app.example:443")]));
+        assert!(!listed(&with, &[("origin", "https://app.example"), ("origin", "https://evil.example")]));
+        assert!(!listed(&with, &[("origin", "https://evil.example")]));
+        assert!(!listed(&with, &[]));
         let without = policy(CorsOptions::new().origins(["https://app.example"]));
-        assert!(!actual(&without, &[("origin", "https://app.example")]).listed_with_credentials());
+        assert!(!listed(&without, &[("origin", "https://app.example")]));
         let any = policy(CorsOptions::new());
-        assert!(!actual(&any, &[("origin", "https://app.example")]).listed_with_credentials());
+        assert!(!listed(&any, &[("origin", "https://app.example")]));
     }
 
     #[test]
