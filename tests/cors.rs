@@ -82,7 +82,11 @@ async fn csrf_flag(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) ->
 
 /// Counts the requests that reach middleware at all.
 #[pikku_middleware]
-async fn count(services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+async fn count(
+    services: &Services,
+    request: Request<Session>,
+    next: Next<'_, Services, Session>,
+) -> Result<Response, PikkuError> {
     services.reached_middleware.fetch_add(1, Ordering::SeqCst);
     Ok(next.run(request).await)
 }
@@ -242,7 +246,12 @@ async fn every_response_to_a_listed_origin_carries_the_cors_headers_errors_inclu
 
     let checks = [
         ("401", app.get("/me").header("origin", APP).send().await, 401, "MissingSessionError"),
-        ("403", app.get("/admin").header("origin", APP).json_header(DEV_SESSION_HEADER, &ada).send().await, 403, "ForbiddenError"),
+        (
+            "403",
+            app.get("/admin").header("origin", APP).json_header(DEV_SESSION_HEADER, &ada).send().await,
+            403,
+            "ForbiddenError",
+        ),
         ("404", app.get("/nowhere").header("origin", APP).send().await, 404, "NotFoundError"),
         ("405", app.delete("/hello").header("origin", APP).send().await, 405, "MethodNotAllowedError"),
         (
@@ -251,7 +260,12 @@ async fn every_response_to_a_listed_origin_carries_the_cors_headers_errors_inclu
             413,
             "PayloadTooLargeError",
         ),
-        ("422", app.post("/items").header("origin", APP).json(&json!({})).send().await, 422, "UnprocessableContentError"),
+        (
+            "422",
+            app.post("/items").header("origin", APP).json(&json!({})).send().await,
+            422,
+            "UnprocessableContentError",
+        ),
         ("500", app.get("/explode").header("origin", APP).send().await, 500, "InternalServerError"),
         ("503", app.get("/unavailable").header("origin", APP).send().await, 503, "ServiceUnavailableError"),
     ];

@@ -334,7 +334,8 @@ fn split_origin(origin: &str) -> Option<(&str, &str)> {
         }
     };
     let host_ok = host.starts_with('[')
-        || (!host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')));
+        || (!host.is_empty()
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')));
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
     (host_ok && port_ok).then(|| (scheme, without_default_port(scheme, authority)))
 }
@@ -579,7 +580,8 @@ mod tests {
 
     #[test]
     fn listed_origins_match_ignoring_case_default_port_and_a_configured_trailing_slash() {
-        let p = policy(CorsOptions::new().origins(["https://App.Example/", "http://localhost:5173", "http://[::1]:8080"]));
+        let p =
+            policy(CorsOptions::new().origins(["https://App.Example/", "http://localhost:5173", "http://[::1]:8080"]));
         for origin in [
             "https://app.example",
             "HTTPS://APP.EXAMPLE",
@@ -626,7 +628,10 @@ mod tests {
     #[test]
     fn defaults_answer_any_origin_with_a_star_and_mirror_the_requested_headers() {
         let p = policy(CorsOptions::default());
-        let h = preflight(&p, &[("origin", "https://a.example"), ("access-control-request-headers", "x-one, content-type")]);
+        let h = preflight(
+            &p,
+            &[("origin", "https://a.example"), ("access-control-request-headers", "x-one, content-type")],
+        );
         assert_eq!(value(&h, "access-control-allow-origin"), Some("*"));
         assert_eq!(value(&h, "access-control-allow-methods"), Some("GET, HEAD, PUT, PATCH, POST, DELETE"));
         assert_eq!(value(&h, "access-control-allow-headers"), Some("x-one, content-type"));
@@ -693,7 +698,9 @@ mod tests {
 
     #[test]
     fn a_disallowed_origin_gets_only_vary() {
-        let p = policy(CorsOptions::new().origins(["https://app.example"]).credentials(true).max_age(Duration::from_secs(5)));
+        let p = policy(
+            CorsOptions::new().origins(["https://app.example"]).credentials(true).max_age(Duration::from_secs(5)),
+        );
         let h = preflight(&p, &[("origin", "https://evil.example"), ("access-control-request-headers", "x-one")]);
         assert_eq!(h.len(), 1, "{h:?}");
         assert_eq!(value(&h, "vary"), Some("Origin"));

@@ -101,7 +101,8 @@ async fn a_preflight_from_another_origin_gets_no_allow_header() {
 #[tokio::test]
 async fn actual_responses_to_an_allowed_origin_carry_the_cors_headers_errors_included() {
     let s = start_with_cors();
-    let response = s.post("/login").header("origin", APP).json(&json!({"email": ALICE.0, "password": ALICE.1})).send().await;
+    let response =
+        s.post("/login").header("origin", APP).json(&json!({"email": ALICE.0, "password": ALICE.1})).send().await;
     response.assert_status(200);
     assert_actual_cors(&response, APP, "login");
     let token = response.json_value()["token"].as_str().expect("a token").to_owned();
