@@ -174,7 +174,8 @@ impl<S> fmt::Debug for CookieStrategy<S> {
 ///   GMT` with the same attributes) and, with a store, the cookie's session is revoked.
 /// * Otherwise, once the cookie's token is older than `refresh_after`, a successful response re-issues it
 ///   with a fresh lifetime and the same session id, so a later logout revokes the refreshed token too.
-/// * CSRF: see [`CsrfOptions`]; a cross-site unsafe request authenticated by the cookie gets 403.
+/// * CSRF: see [`CsrfOptions`]; a cross-site unsafe request authenticated by the cookie gets 403, unless its
+///   `Origin` is on the CSRF allow-list or listed by the application's CORS configuration with credentials.
 ///
 /// * Several cookies of the name in one `Cookie` header (a stale one set for another path or a parent
 ///   domain, or one planted by a sibling subdomain): the first that verifies is used, and a bad one beside it
@@ -366,7 +367,12 @@ where
         let Some(first) = candidates.next() else { return Step::Ready(Ok(Authenticated::none())) };
         // Decided now (it reads the request), applied only if the cookie authenticates the request: an
         // invalid cookie is no session, and a request without a session is no CSRF risk.
-        let csrf = self.csrf.check(request.method(), request.headers(), request.uri().authority().map(|a| a.as_str()));
+        let csrf = self.csrf.check(
+            request.method(),
+            request.headers(),
+            request.uri().authority().map(|a| a.as_str()),
+            request.origin_listed_for_credentials(),
+        );
         let accept = move |(session, meta): (S, TokenMeta)| {
             csrf?;
             let refresh = self.refresh_due(&meta).then(|| session.clone());

@@ -6,7 +6,8 @@
 //! browsers set and pages cannot forge: `Sec-Fetch-Site` (Fetch Metadata) and `Origin` (OWASP CSRF
 //! Prevention Cheat Sheet, "Fetch Metadata headers" and "Verifying Origin with standard headers").
 //! Requests without either header come from non-browser clients, which carry no ambient cookie risk, and
-//! pass.
+//! pass. A front-end on another site is marked cross-site by the browser; its origin passes when the
+//! application names it: on the allow-list here, or in its CORS configuration with credentials.
 
 use pikku_runtime::{header, HeaderMap, Method, PikkuError};
 
@@ -39,8 +40,10 @@ impl CsrfOptions {
     }
 
     /// Also accepts unsafe requests whose `Origin` is `origin` (`scheme://host[:port]`, compared
-    /// case-insensitively, a default port ignored), for a front-end served from another origin. By default
-    /// no other origin is allowed.
+    /// case-insensitively, a default port ignored), for a front-end served from another origin, even when the
+    /// browser marks them `Sec-Fetch-Site: cross-site`. By default no other origin is allowed, except those
+    /// the application's CORS configuration lists with credentials (`CorsOptions::origins` with
+    /// `credentials(true)`), which need not be repeated here.
     ///
     /// # Panics
     /// If `origin` is not of the form `scheme://host[:port]` (a configuration mistake, caught at start-up).
@@ -65,7 +68,9 @@ impl CsrfOptions {
         }
     }
 
-    /// Refuses a cookie-authenticated unsafe request that the browser marks cross-site.
+    /// Refuses a cookie-authenticated unsafe request that the browser marks cross-site, unless its `Origin`
+    /// is one the application allows: this allow-list, or (`origin_listed_by_cors`, see
+    /// `Request::origin_listed_for_credentials`) an origin its CORS configuration lists with credentials.
     ///
     /// # Errors
     /// 403 `ForbiddenError`.
@@ -74,36 +79,67 @@ impl CsrfOptions {
         method: &Method,
         headers: &HeaderMap,
         uri_authority: Option<&str>,
+        origin_listed_by_cors: bool,
     ) -> Result<(), PikkuError> {
         if !self.enabled || is_safe(method) {
             return Ok(());
         }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);
+        let mut origins = 0_usize;
+        let mut foreign_origin = false;
+        // Every `Origin` is one the application allows by name: a cross-site mark is then expected.
+        let mut all_allowed = true;
+        for origin in headers.get_all(header::ORIGIN) {
+            origins += 1;
+            match self.origin_standing(origin.as_bytes(), host) {
+                Standing::Allowed => {}
+                Standing::SameOrigin => all_allowed = false,
+                Standing::Foreign if origin_listed_by_cors => {}
+                Standing::Foreign => {
+                    foreign_origin = true;
+                    all_allowed = false;
+                }
+            }
+        }
+        let allowed_origin = origins > 0 && all_allowed;
         // A browser sends each of these once; repeated, any one that marks the request cross-site counts, so
         // no benign first copy can hide it.
         let cross_site_fetch =
             headers.get_all("sec-fetch-site").iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);
-        let foreign_origin =
-            headers.get_all(header::ORIGIN).iter().any(|origin| !self.origin_accepted(origin.as_bytes(), host));
-        if cross_site_fetch || foreign_origin {
+        if foreign_origin || (cross_site_fetch && !allowed_origin) {
             tracing::debug!(strategy = "auth_cookie", reason = "cross-site request", "request refused (CSRF)");
             return Err(PikkuError::forbidden("Cross-site request refused"));
         }
         Ok(())
     }
 
-    fn origin_accepted(&self, origin: &[u8], host: Option<&str>) -> bool {
+    fn origin_standing(&self, origin: &[u8], host: Option<&str>) -> Standing {
         // `Origin: null` (sandboxed frames, some redirects, file: pages) names no site at all.
         let Some((scheme, authority)) = std::str::from_utf8(origin).ok().and_then(split_origin) else {
-            return false;
+            return Standing::Foreign;
         };
         if self.allowed.iter().any(|(s, a)| s.eq_ignore_ascii_case(scheme) && a.eq_ignore_ascii_case(authority)) {
-            return true;
+            return Standing::Allowed;
         }
         // Same origin: the page's host[:port] is the one the request was sent to. The scheme is not
         // compared: behind a TLS-terminating proxy the server cannot know its public scheme.
-        host.is_some_and(|host| without_default_port(scheme, host).eq_ignore_ascii_case(authority))
+        if host.is_some_and(|host| without_default_port(scheme, host).eq_ignore_ascii_case(authority)) {
+            Standing::SameOrigin
+        } else {
+            Standing::Foreign
+        }
     }
+}
+
+/// What the CSRF check makes of one `Origin`.
+enum Standing {
+    /// On the allow-list: a page of another site the application trusts.
+    Allowed,
+    /// The request's own origin. A browser never marks such a request cross-site, so a request that says both
+    /// is refused.
+    SameOrigin,
+    /// Any other origin (or `null`).
+    Foreign,
 }
 
 /// Safe methods (RFC 9110 §9.2.1) change nothing, so a forged one does no harm.
@@ -137,7 +173,11 @@ mod tests {
     use crate::test_support::headers;
 
     fn check(csrf: &CsrfOptions, method: Method, pairs: &[(&str, &str)]) -> bool {
-        csrf.check(&method, &headers(pairs), None).is_ok()
+        csrf.check(&method, &headers(pairs), None, false).is_ok()
+    }
+
+    fn check_listed_by_cors(csrf: &CsrfOptions, pairs: &[(&str, &str)]) -> bool {
+        csrf.check(&Method::POST, &headers(pairs), None, true).is_ok()
     }
 
     #[test]
@@ -177,6 +217,37 @@ mod tests {
         assert!(!check(&csrf, Method::POST, &own_then_foreign));
         let twice_own = [("host", "api.example"), ("origin", "https://api.example"), ("origin", "https://api.example")];
         assert!(check(&csrf, Method::POST, &twice_own));
+    }
+
+    /// A page on an allowed origin of another site is marked cross-site by the browser: that is what the
+    /// allow-list is for.
+    #[test]
+    fn an_allowed_origin_passes_although_marked_cross_site() {
+        let csrf = CsrfOptions::default().allow_origin("https://app.example");
+        let allowed = [("host", "api.example"), ("origin", "https://app.example"), ("sec-fetch-site", "cross-site")];
+        assert!(check(&csrf, Method::POST, &allowed));
+        // The mark still counts without an Origin, with another origin, and with the request's own origin
+        // (no browser sends that pair).
+        assert!(!check(&csrf, Method::POST, &[("host", "api.example"), ("sec-fetch-site", "cross-site")]));
+        let own = [("host", "api.example"), ("origin", "https://api.example"), ("sec-fetch-site", "cross-site")];
+        assert!(!check(&csrf, Method::POST, &own));
+        let both = [
+            ("host", "api.example"),
+            ("origin", "https://app.example"),
+            ("origin", "https://api.example"),
+            ("sec-fetch-site", "cross-site"),
+        ];
+        assert!(!check(&csrf, Method::POST, &both));
+    }
+
+    #[test]
+    fn an_origin_listed_by_cors_with_credentials_passes() {
+        let csrf = CsrfOptions::default();
+        let from_app = [("host", "api.example"), ("origin", "https://app.example"), ("sec-fetch-site", "cross-site")];
+        assert!(!check(&csrf, Method::POST, &from_app), "not without CORS's word");
+        assert!(check_listed_by_cors(&csrf, &from_app));
+        // CORS's word is about an Origin: without one, a cross-site mark is still refused.
+        assert!(!check_listed_by_cors(&csrf, &[("host", "api.example"), ("sec-fetch-site", "cross-site")]));
     }
 
     #[test]

@@ -89,13 +89,15 @@ pub(crate) fn functions_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) 
 }
 
 pub(crate) fn middleware_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
-    let rows: Vec<Vec<String>> = registry
-        .middleware
-        .iter()
-        .map(|m| {
-            let mut row = vec![m.name.clone(), m.applied.clone()];
+    // CORS is not middleware, but it is what runs first, so it heads the table.
+    let cors = registry.cors.as_ref().map(|policy| ("cors", "every request, before routing", policy.describe()));
+    let rows: Vec<Vec<String>> = cors
+        .into_iter()
+        .chain(registry.middleware.iter().map(|m| (m.name.as_str(), m.applied.as_str(), m.description.as_str())))
+        .map(|(name, applied, description)| {
+            let mut row = vec![name.to_owned(), applied.to_owned()];
             if verbose {
-                row.push(if m.description.is_empty() { "-".into() } else { m.description.clone() });
+                row.push(if description.is_empty() { "-".into() } else { description.to_owned() });
             }
             row
         })
@@ -115,5 +117,35 @@ mod tests {
     fn tables_align_columns_to_the_widest_cell() {
         let table = render_table(&["ID", "X"], &[vec!["a".into(), "1".into()], vec!["long_id".into(), "2".into()]]);
         assert_eq!(table, "ID       X\n-------  -\na        1\nlong_id  2\n");
+    }
+
+    fn registry(cors: Option<crate::CorsOptions>) -> Registry<(), ()> {
+        Registry {
+            router: matchit::Router::new(),
+            paths: Vec::new(),
+            functions: Vec::new(),
+            middleware: vec![crate::registry::MiddlewareInfo {
+                name: "auth_bearer".into(),
+                description: String::new(),
+                applied: "http *".into(),
+            }],
+            global_permissions: Vec::new(),
+            cors: cors.map(|options| Box::new(options.resolve().expect("valid options"))),
+        }
+    }
+
+    #[test]
+    fn the_middleware_table_shows_cors_first_when_configured() {
+        let options = crate::CorsOptions::new().origins(["https://app.example"]).credentials(true);
+        let table = middleware_table(&registry(Some(options)), true);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[2].starts_with("cors "), "{table}");
+        assert!(lines[2].contains("every request, before routing"), "{table}");
+        assert!(lines[2].contains("origins=https://app.example"), "{table}");
+        assert!(lines[2].contains("credentials=true"), "{table}");
+        assert!(lines[3].starts_with("auth_bearer "), "{table}");
+
+        let table = middleware_table(&registry(None), true);
+        assert!(!table.contains("cors"), "{table}");
     }
 }

@@ -1,5 +1,5 @@
-//! The pikku-rs runtime: the function registry, wirings, the request pipeline, sessions as a typed
-//! context, errors, the hyper server and the application's command line.
+//! The pikku-rs runtime: the function registry, wirings, the request pipeline (CORS included), sessions as a
+//! typed context, errors, the hyper server and the application's command line.
 //!
 //! Applications use it through the `pikku` crate and its prelude; this crate holds the machinery.
 #![forbid(unsafe_code)]
@@ -10,6 +10,7 @@ mod body;
 mod client_addr;
 mod connection;
 mod context;
+mod cors;
 mod error;
 mod function;
 mod info;
@@ -31,6 +32,7 @@ mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
 pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
+pub use cors::{CorsError, CorsOptions};
 pub use error::PikkuError;
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 /// An IP network (`10.0.0.0/8`) or, with its full prefix, one address: a trusted proxy

@@ -46,6 +46,8 @@ pub struct Request<S> {
     pub(crate) client_addr: Option<IpAddr>,
     /// When the body must have arrived; set by the server for a request that has a body to wait for.
     pub(crate) body_deadline: Option<tokio::time::Instant>,
+    /// See [`Request::origin_listed_for_credentials`].
+    pub(crate) origin_listed_for_credentials: bool,
 }
 
 impl<S> Request<S> {
@@ -79,6 +81,16 @@ impl<S> Request<S> {
     /// `None` for a request dispatched in-process (`Server::dispatch`), which has no peer.
     pub fn client_addr(&self) -> Option<IpAddr> {
         self.client_addr
+    }
+
+    /// Whether the request's `Origin` is one that the application's CORS configuration lists by name with
+    /// credentials allowed (`CorsOptions::origins` with `credentials(true)`): a page the application trusts
+    /// to act for its signed-in users, which the CSRF check of cookie sessions therefore accepts. `false`
+    /// without CORS, without an `Origin`, with more than one `Origin`, for an origin that is not listed, and
+    /// for origins allowed only by `*` or by reflection (reflecting every origin with credentials must not
+    /// switch the CSRF check off for every site).
+    pub fn origin_listed_for_credentials(&self) -> bool {
+        self.origin_listed_for_credentials
     }
 
     /// The session established so far by earlier strategies.
@@ -142,6 +154,7 @@ impl<S> Request<S> {
             change_watch: None,
             client_addr: None,
             body_deadline: None,
+            origin_listed_for_credentials: false,
         }
     }
 
@@ -151,6 +164,15 @@ impl<S> Request<S> {
     #[must_use]
     pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
         self.client_addr = Some(addr);
+        self
+    }
+
+    /// The same request as if CORS listed its origin with credentials, for unit tests of middleware that
+    /// read [`origin_listed_for_credentials`](Self::origin_listed_for_credentials).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_origin_listed_for_credentials(mut self) -> Self {
+        self.origin_listed_for_credentials = true;
         self
     }
 }

@@ -1,5 +1,5 @@
-//! One request through the application: route match (404 / 405), the middleware onion, the endpoint,
-//! and the `x-request-id` header on every response.
+//! One request through the application: CORS (a preflight answered here), route match (404 / 405), the
+//! middleware onion, the endpoint, and on every response the CORS headers and `x-request-id`.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 
 use tracing::Instrument;
 
+use crate::cors::BeforeRouting;
 use crate::error::PikkuError;
 use crate::input::PathParams;
 use crate::middleware::{Next, NextFuture, Request, RequestBody};
@@ -37,14 +38,27 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
 ) -> impl Future<Output = Response> + Send + 'a {
     let (head, body) = request.into_parts();
     let request_id = RequestId::from_headers(&head.headers);
+    // CORS comes before routing: a preflight is answered on every path (unknown ones included) before any
+    // middleware or authentication, and any other request with an `Origin` learns here what its response
+    // gets. Without CORS this is one check; with it, a request without `Origin` costs one header lookup.
+    // Decided on the split head and boxed: measured with callgrind, other shapes copied the head or the
+    // routed request once more on every request.
+    let (preflight, cors) = match registry.cors.as_ref().map(|p| p.before_routing(&head.method, &head.headers)) {
+        None | Some(BeforeRouting::Nothing) => (None, None),
+        Some(BeforeRouting::Preflight(response)) => (Some(response), None),
+        Some(BeforeRouting::Actual(actual)) => (None, Some(actual)),
+    };
+    let origin_listed_for_credentials = cors.as_ref().is_some_and(|cors| cors.listed_with_credentials);
     // Every log line of the request carries its id: warnings and errors name it themselves; debug lines
     // get it from this span, which costs nothing unless debug logging is on.
     let span = tracing::debug_span!("request", request_id = %request_id, method = %head.method, path = head.uri.path());
     // A panic in a function is caught where it happens (its 500 still passes the middleware on the way
-    // back); these catch one in middleware, so it too costs only its own request.
+    // back); this catches one in middleware, so it too costs only its own request.
     let routed = {
         let _entered = span.enter();
-        std::panic::catch_unwind(AssertUnwindSafe(|| route(registry, services, head, body, request_id, arrival)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            route(registry, services, head, body, request_id, arrival, preflight, origin_listed_for_credentials)
+        }))
     };
     async move {
         let outcome = match routed {
@@ -56,17 +70,21 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
             PikkuError::internal(format!("middleware panicked: {}", panic_message(&*panic))).into_response(&request_id)
         });
         tracing::debug!(request_id = %request_id, status = response.status().as_u16(), "responded");
+        if let Some(cors) = cors {
+            (*cors).apply(response.headers_mut());
+        }
         response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
         response
     }
 }
 
-/// A request after routing: answered already (404, 405), or on its way through the onion.
+/// A request after routing: answered already (a CORS preflight, 404, 405), or on its way through the onion.
 enum Routed<'a, Sv, S> {
     Answered(Response),
     Running(NextFuture<'a, Sv, S>),
 }
 
+#[allow(clippy::too_many_arguments)]
 fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     registry: &'a Registry<Sv, S>,
     services: &'a Sv,
@@ -74,7 +92,13 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     body: RequestBody,
     request_id: RequestId,
     arrival: Arrival,
+    preflight: Option<Box<Response>>,
+    origin_listed_for_credentials: bool,
 ) -> Routed<'a, Sv, S> {
+    // Answered here rather than in `dispatch`, so the routed request is built in one place.
+    if let Some(preflight) = preflight {
+        return Routed::Answered(*preflight);
+    }
     let path = head.uri.path();
     let Ok(matched) = registry.router.at(path) else {
         return Routed::Answered(
@@ -97,6 +121,7 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
         change_watch: None,
         client_addr: arrival.client_addr,
         body_deadline: arrival.body_deadline,
+        origin_listed_for_credentials,
     };
     let next = Next { services, chain: &target.chain, endpoint: &*target.endpoint };
     Routed::Running(next.run(request))

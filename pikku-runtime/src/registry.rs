@@ -1,6 +1,7 @@
-//! The registry: functions and wirings resolved once at start-up into a router and a fixed middleware
-//! chain per route. It refuses to start, naming both places, on duplicate function ids, two routes with
-//! the same method and template, or a route that names something that is not a `#[pikku_func]`.
+//! The registry: functions and wirings resolved once at start-up into a router, a fixed middleware chain
+//! per route and the CORS policy. It refuses to start, naming both places, on duplicate function ids, two
+//! routes with the same method and template, a route that names something that is not a `#[pikku_func]`,
+//! or CORS configured twice; and, naming the wiring line, on an invalid CORS configuration.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 
 use crate::body::BodyRules;
+use crate::cors::{CorsError, CorsPolicy};
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
@@ -75,6 +77,22 @@ pub enum StartupError {
         location: SourceLocation,
         /// The path of what was named.
         function: &'static str,
+    },
+    /// `w.cors(..)` is called more than once.
+    #[error("CORS is configured twice: {first} and {second}; an application has one `w.cors(..)`, remove one")]
+    DuplicateCors {
+        /// The first call.
+        first: SourceLocation,
+        /// The second call.
+        second: SourceLocation,
+    },
+    /// The CORS configuration is invalid.
+    #[error("the CORS configuration of `w.cors(..)` ({location}) is invalid: {reason}")]
+    InvalidCors {
+        /// The `w.cors(..)` call.
+        location: SourceLocation,
+        /// What is wrong, and what to change.
+        reason: CorsError,
     },
     /// A function or wiring was written for other services or session types.
     #[error("{what} ({location}) is written for services `{found_services}` and session `{found_session}`, but the application runs with `{services}` and `{session}`")]
@@ -201,6 +219,8 @@ pub struct Registry<Sv, S> {
     pub middleware: Vec<MiddlewareInfo>,
     /// Names of the global permissions.
     pub global_permissions: Vec<&'static str>,
+    /// The CORS policy, when the wirings configure one (boxed: most applications have none).
+    pub(crate) cors: Option<Box<CorsPolicy>>,
 }
 
 impl<Sv, S> std::fmt::Debug for Registry<Sv, S> {
@@ -209,6 +229,7 @@ impl<Sv, S> std::fmt::Debug for Registry<Sv, S> {
             .field("functions", &self.functions)
             .field("middleware", &self.middleware)
             .field("global_permissions", &self.global_permissions)
+            .field("cors", &self.cors.as_ref().map(|policy| policy.describe()))
             .finish_non_exhaustive()
     }
 }
@@ -270,6 +291,18 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 )
             })?;
         }
+
+        let cors = match wirings.cors.as_slice() {
+            [] => None,
+            [decl] => Some(Box::new(
+                decl.options
+                    .resolve()
+                    .map_err(|reason| StartupError::InvalidCors { location: decl.location, reason })?,
+            )),
+            [first, second, ..] => {
+                return Err(StartupError::DuplicateCors { first: first.location, second: second.location })
+            }
+        };
 
         let global_permissions: Arc<[SharedPermission<Sv, S>]> = wirings.permissions.iter().cloned().collect();
         let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(defs.len());
@@ -394,6 +427,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             functions,
             middleware,
             global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
+            cors,
         })
     }
 }

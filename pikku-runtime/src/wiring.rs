@@ -9,6 +9,7 @@ use std::panic::Location;
 
 use http::Method;
 
+use crate::cors::CorsOptions;
 use crate::function::TypeMismatch;
 use crate::middleware::SharedMiddleware;
 use crate::permission::SharedPermission;
@@ -64,6 +65,11 @@ pub(crate) struct MiddlewareDecl<Sv, S> {
     pub(crate) middleware: Vec<SharedMiddleware<Sv, S>>,
 }
 
+pub(crate) struct CorsDecl {
+    pub(crate) options: CorsOptions,
+    pub(crate) location: SourceLocation,
+}
+
 /// The declarations of all wiring files of an application: routes, middleware, global permissions.
 ///
 /// A wiring file is a module with a `#[pikku_wiring]` function; declaring the module is enough. Routes
@@ -117,6 +123,8 @@ pub struct Wirings<Sv, S> {
     pub(crate) http: Vec<MiddlewareDecl<Sv, S>>,
     pub(crate) tags: Vec<MiddlewareDecl<Sv, S>>,
     pub(crate) permissions: Vec<SharedPermission<Sv, S>>,
+    /// Every `w.cors(..)` call: start-up refuses more than one.
+    pub(crate) cors: Vec<CorsDecl>,
 }
 
 impl<Sv, S> std::fmt::Debug for Wirings<Sv, S> {
@@ -125,13 +133,21 @@ impl<Sv, S> std::fmt::Debug for Wirings<Sv, S> {
             .field("routes", &self.routes.len())
             .field("global_middleware", &self.global.len())
             .field("permissions", &self.permissions.len())
+            .field("cors", &self.cors.first().map(|decl| &decl.options))
             .finish_non_exhaustive()
     }
 }
 
 impl<Sv, S> Default for Wirings<Sv, S> {
     fn default() -> Self {
-        Self { routes: Vec::new(), global: Vec::new(), http: Vec::new(), tags: Vec::new(), permissions: Vec::new() }
+        Self {
+            routes: Vec::new(),
+            global: Vec::new(),
+            http: Vec::new(),
+            tags: Vec::new(),
+            permissions: Vec::new(),
+            cors: Vec::new(),
+        }
     }
 }
 
@@ -207,6 +223,15 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     /// A global permission: must pass for every function, independently of the function's own.
     pub fn add_permission(&mut self, permission: impl Into<SharedPermission<Sv, S>>) {
         self.permissions.push(permission.into());
+    }
+
+    /// CORS for the whole application (see [`CorsOptions`]): preflights are answered before routing, on
+    /// every path, before any middleware or authentication, and every response to an allowed origin carries
+    /// the CORS headers, errors included. One call per application: a second one, or an invalid
+    /// configuration, refuses to start naming the source lines. Without it, no CORS header is ever sent.
+    #[track_caller]
+    pub fn cors(&mut self, options: CorsOptions) {
+        self.cors.push(CorsDecl { options, location: Location::caller().into() });
     }
 }
 

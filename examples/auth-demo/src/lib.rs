@@ -17,6 +17,7 @@ use pikku::auth::throttle::{
 };
 use pikku::auth::{AuthServices, InMemorySessionStore, JwtService, SessionStore, Step};
 use pikku::prelude::*;
+use pikku::CorsOptions;
 use pikku_redis::{RedisOptions, RedisSessionStore, RedisThrottleStore};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,10 @@ pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_JWT_KID: &str = "primary";
 /// Longest `PIKKU_JWT_KID` accepted.
 pub const MAX_JWT_KID_LEN: usize = 128;
+/// The environment variable listing the origins CORS allows, comma-separated.
+pub const CORS_ORIGINS_VAR: &str = "PIKKU_CORS_ORIGINS";
+/// How long a browser may reuse a preflight's answer.
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// The session: `{"userId", "role"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,13 +232,37 @@ fn check_kid(kid: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The demo's CORS for a comma-separated list of origins (spaces trimmed, empty items ignored): those origins
+/// with credentials, so a front-end on one of them can log in and use the session cookie (and passes the
+/// CSRF check); the methods the routes use; the headers the credentials travel in; `x-request-id` readable.
+pub fn demo_cors(origins: &str) -> CorsOptions {
+    CorsOptions::new()
+        .origins(origins.split(',').map(str::trim).filter(|origin| !origin.is_empty()))
+        .credentials(true)
+        .methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers(["Content-Type", "Authorization", "x-api-key", "x-request-id"])
+        .expose_headers(["x-request-id"])
+        .max_age(CORS_MAX_AGE)
+}
+
+/// CORS as `PIKKU_CORS_ORIGINS` asks: [`demo_cors`] of its value, or `None` when it is unset. Not checked
+/// here: [`main`] refuses an invalid value before anything starts, naming the variable.
+pub fn cors_from_env() -> Option<CorsOptions> {
+    // A value that is not UTF-8 keeps its replacement characters, which no origin can contain: refused.
+    std::env::var_os(CORS_ORIGINS_VAR).map(|origins| demo_cors(&origins.to_string_lossy()))
+}
+
 /// The demo application with its settings.
 pub fn app() -> App<Services, UserSession> {
     App::new()
 }
 
-/// The binary's `main`: serve, or answer `info`.
+/// The binary's `main`: serve, or answer `info`. An invalid `PIKKU_CORS_ORIGINS` refuses to start.
 pub fn main() -> ExitCode {
+    if let Some(Err(reason)) = cors_from_env().map(|options| options.validate()) {
+        eprintln!("error: {CORS_ORIGINS_VAR}: {reason}");
+        return ExitCode::FAILURE;
+    }
     app().run(Services::from_env)
 }
 
@@ -252,5 +281,13 @@ mod tests {
     #[test]
     fn services_around_demo_jwt_are_accepted() {
         let _ = Services::with_jwt(demo_jwt("primary", Some(&[7u8; 32])).unwrap());
+    }
+
+    #[test]
+    fn the_cors_list_is_trimmed_and_empty_items_are_ignored() {
+        assert!(demo_cors(" https://app.example , ,http://localhost:5173,").validate().is_ok());
+        assert!(demo_cors("").validate().is_ok());
+        let error = demo_cors("https://app.example, app.example").validate().unwrap_err();
+        assert!(error.to_string().contains("`app.example`"), "{error}");
     }
 }

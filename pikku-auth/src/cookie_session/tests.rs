@@ -337,6 +337,27 @@ async fn same_origin_allow_listed_and_headerless_cookie_posts_pass() {
     assert_eq!(csrf_outcome(allowed, &pairs).await.seen_session, Some(alice()));
 }
 
+/// The pipeline marks a request whose one `Origin` the CORS configuration lists with credentials; the cookie
+/// strategy's CSRF check accepts it although the browser marks it cross-site.
+#[tokio::test]
+async fn a_cross_site_cookie_post_from_an_origin_cors_lists_passes() {
+    let services = services(false);
+    let cookie = format!("session={}", services.jwt.encode(THIRTY_DAYS, &alice()).unwrap());
+    let pairs = [
+        ("cookie", cookie.as_str()),
+        ("host", "api.example"),
+        ("origin", "https://app.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    let unlisted = run(&services, vec![cookie_mw()], request("POST", "/users/u1/notes", &pairs), ok_response()).await;
+    assert!(!unlisted.endpoint_ran);
+    assert_eq!(unlisted.response.status(), 403);
+    let listed = request("POST", "/users/u1/notes", &pairs).with_origin_listed_for_credentials();
+    let outcome = run(&services, vec![cookie_mw()], listed, ok_response()).await;
+    assert_eq!(outcome.seen_session, Some(alice()));
+    assert_eq!(outcome.response.status(), 200);
+}
+
 #[tokio::test]
 async fn bearer_requests_are_not_subject_to_csrf() {
     let services = services(false);

@@ -1,4 +1,5 @@
-//! Wiring files: strategies in `auth.rs`, routes in `http.rs`.
+//! Wiring files: strategies in `auth.rs`, routes in `http.rs`, CORS in `cors.rs`.
 
 mod auth;
+mod cors;
 mod http;

@@ -51,6 +51,7 @@ impl Server {
             .env("HOST", "127.0.0.1")
             .env("PIKKU_JWT_SECRET", SECRET)
             .env_remove("PIKKU_JWT_KID")
+            .env_remove("PIKKU_CORS_ORIGINS")
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
