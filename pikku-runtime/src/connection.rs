@@ -4,7 +4,7 @@
 //! and are logged at most once a second.
 
 use std::error::Error as StdError;
-use std::future::Future as _;
+use std::future::{poll_fn, Future as _};
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -509,6 +509,9 @@ impl Connection<'_> {
 
     /// hyper keeps HTTP/1.1's deadlines (the head, idle keep-alive); this adds the first request's, which
     /// started at the accept, and shutdown.
+    ///
+    /// Polled by hand rather than with `select!`: once the first request has come, a wake costs the
+    /// connection's poll and the shutdown signal's, nothing more (no timer polled on every wake).
     async fn drive_http1<I, S, B>(
         &self,
         connection: http1::Connection<I, S>,
@@ -522,25 +525,24 @@ impl Connection<'_> {
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let mut connection = pin!(connection);
-        let mut first_request = pin!(tokio::time::sleep_until(self.first_request_deadline));
-        let mut awaiting_first_request = true;
+        let mut shutdown = pin!(shutdown.fired());
         let mut shutting_down = false;
-        loop {
-            tokio::select! {
-                biased;
-                result = connection.as_mut() => return result.map_err(Closed::Hyper),
-                () = shutdown.fired(), if !shutting_down => {
-                    shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-                () = first_request.as_mut(), if awaiting_first_request => {
-                    if self.activity.requests.load(Ordering::Relaxed) == 0 {
-                        return Err(Closed::Watchdog("no request within the header read timeout"));
-                    }
-                    awaiting_first_request = false;
+        let mut first_request = Some(Box::pin(tokio::time::sleep_until(self.first_request_deadline)));
+        poll_fn(|cx| {
+            if !shutting_down && shutdown.as_mut().poll(cx).is_ready() {
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            if let Some(deadline) = &mut first_request {
+                if self.activity.requests.load(Ordering::Relaxed) > 0 {
+                    first_request = None;
+                } else if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Closed::Watchdog("no request within the header read timeout")));
                 }
             }
-        }
+            connection.as_mut().poll(cx).map_err(Closed::Hyper)
+        })
+        .await
     }
 
     /// hyper keeps no deadline over HTTP/2 but the streams' own (the body's, in the pipeline): the
@@ -560,6 +562,8 @@ impl Connection<'_> {
         TokioExecutor: Http2ServerConnExec<S::Future, B>,
     {
         let mut connection = pin!(connection);
+        let mut shutdown = pin!(shutdown.fired());
+        let mut shutting_down = false;
         let now = Instant::now();
         let mut watchdog = Watchdog::new(
             now,
@@ -569,26 +573,23 @@ impl Connection<'_> {
         );
         let period = watchdog.period();
         let mut tick = pin!(tokio::time::sleep_until(now + period));
-        let mut shutting_down = false;
-        loop {
-            tokio::select! {
-                biased;
-                result = connection.as_mut() => return result.map_err(Closed::Hyper),
-                () = shutdown.fired(), if !shutting_down => {
-                    shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-                () = tick.as_mut() => {
-                    let now = Instant::now();
-                    match watchdog.check(now, self.activity.snapshot()) {
-                        Verdict::Carry => {}
-                        Verdict::GoAway => connection.as_mut().graceful_shutdown(),
-                        Verdict::Close(reason) => return Err(Closed::Watchdog(reason)),
-                    }
-                    tick.as_mut().reset(now + period);
-                }
+        poll_fn(|cx| {
+            if !shutting_down && shutdown.as_mut().poll(cx).is_ready() {
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
             }
-        }
+            while tick.as_mut().poll(cx).is_ready() {
+                let now = Instant::now();
+                match watchdog.check(now, self.activity.snapshot()) {
+                    Verdict::Carry => {}
+                    Verdict::GoAway => connection.as_mut().graceful_shutdown(),
+                    Verdict::Close(reason) => return Poll::Ready(Err(Closed::Watchdog(reason))),
+                }
+                tick.as_mut().reset(now + period);
+            }
+            connection.as_mut().poll(cx).map_err(Closed::Hyper)
+        })
+        .await
     }
 }
 
