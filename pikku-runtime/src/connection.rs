@@ -19,7 +19,9 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::HttpService;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
+#[cfg(feature = "tls")]
+use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -322,7 +324,9 @@ impl AsyncWrite for WriteDeadline {
 /// with it.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// A stream whose first bytes were read to tell the protocol: they are read again first.
+/// A stream whose first bytes were read to tell the protocol (TLS without ALPN): they are read again
+/// first.
+#[cfg(feature = "tls")]
 struct Sniffed<I> {
     prefix: [u8; H2_PREFACE.len()],
     read: usize,
@@ -330,6 +334,7 @@ struct Sniffed<I> {
     io: I,
 }
 
+#[cfg(feature = "tls")]
 impl<I> Sniffed<I> {
     /// A stream whose protocol ALPN told: nothing was read ahead.
     fn unread(io: I) -> Self {
@@ -339,6 +344,7 @@ impl<I> Sniffed<I> {
 
 /// Reads until the bytes are the HTTP/2 preface or cannot be: HTTP/2 for the whole preface, HTTP/1.1 at
 /// the first byte that differs (or at the end of the stream). `None` when the client sent nothing at all.
+#[cfg(feature = "tls")]
 async fn sniff<I: AsyncRead + Unpin>(mut io: I) -> io::Result<Option<(Protocol, Sniffed<I>)>> {
     let mut prefix = [0; H2_PREFACE.len()];
     let mut filled = 0;
@@ -361,6 +367,7 @@ async fn sniff<I: AsyncRead + Unpin>(mut io: I) -> io::Result<Option<(Protocol, 
     Ok(Some((protocol, Sniffed { prefix, read: 0, filled, io })))
 }
 
+#[cfg(feature = "tls")]
 impl<I: AsyncRead + Unpin> AsyncRead for Sniffed<I> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -374,6 +381,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for Sniffed<I> {
     }
 }
 
+#[cfg(feature = "tls")]
 impl<I: AsyncWrite + Unpin> AsyncWrite for Sniffed<I> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
@@ -424,37 +432,74 @@ pub(crate) async fn serve_connection<S, B>(
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
     TokioExecutor: Http2ServerConnExec<S::Future, B>,
 {
-    let first_request_deadline = Instant::now() + protocols.header_read_timeout;
-    let socket = WriteDeadline::new(stream, protocols.write_timeout, Arc::clone(&activity));
+    let connection =
+        Connection { protocols: &protocols, first_request_deadline: Instant::now() + protocols.header_read_timeout, activity: &activity };
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &protocols.tls {
-        let handshake = tokio::select! {
-            handshake = tokio::time::timeout_at(first_request_deadline, acceptor.accept(socket)) => handshake,
-            () = shutdown.fired() => return,
+        let socket = WriteDeadline::new(stream, protocols.write_timeout, Arc::clone(&activity));
+        let Some(handshake) = connection.before_deadline(&mut shutdown, acceptor.accept(socket)).await else {
+            return;
         };
         let tls = match handshake {
-            Ok(Ok(tls)) => tls,
+            Ok(tls) => tls,
             // A client's mistake, a scanner, a port probe: nothing an operator must act on.
-            Ok(Err(error)) => {
+            Err(error) => {
                 tracing::debug!(%error, "TLS handshake failed");
                 return;
             }
-            Err(_) => {
-                tracing::debug!("TLS handshake not done within the header read timeout");
-                return;
-            }
         };
-        let negotiated = match tls.get_ref().1.alpn_protocol() {
-            Some(b"h2") => Some(Protocol::Http2),
-            Some(b"http/1.1") => Some(Protocol::Http1),
-            // No ALPN: the first bytes decide, as in clear.
-            _ => None,
+        let (protocol, io) = match tls.get_ref().1.alpn_protocol() {
+            Some(b"h2") => (Protocol::Http2, Sniffed::unread(tls)),
+            Some(b"http/1.1") => (Protocol::Http1, Sniffed::unread(tls)),
+            // No ALPN: the first bytes decide, as in clear text.
+            _ => match connection.before_deadline(&mut shutdown, sniff(tls)).await {
+                Some(Ok(Some(sniffed))) => sniffed,
+                Some(Ok(None)) | None => return,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "connection closed with an error");
+                    return;
+                }
+            },
         };
-        let connection = Connection { protocols: &protocols, first_request_deadline, activity: &activity };
-        return connection.serve(tls, negotiated, service, shutdown).await;
+        return connection.run(io, protocol, service, shutdown).await;
     }
-    let connection = Connection { protocols: &protocols, first_request_deadline, activity: &activity };
-    connection.serve(socket, None, service, shutdown).await;
+    // In clear text the first bytes are peeked at, not read: hyper then reads the socket itself, with
+    // nothing in between.
+    let protocol = match connection.before_deadline(&mut shutdown, peek_protocol(&stream)).await {
+        Some(Ok(Some(protocol))) => protocol,
+        Some(Ok(None)) | None => return,
+        Some(Err(error)) => {
+            tracing::debug!(%error, "connection closed with an error");
+            return;
+        }
+    };
+    let socket = WriteDeadline::new(stream, protocols.write_timeout, Arc::clone(&activity));
+    connection.run(socket, protocol, service, shutdown).await;
+}
+
+/// While a connection waits for a partial HTTP/2 preface to be completed: the socket stays readable while
+/// bytes wait in it, so a peek would return at once, again and again.
+const PARTIAL_PREFACE_PAUSE: Duration = Duration::from_millis(5);
+
+/// The protocol of a clear-text connection, from its first bytes, left in the socket: HTTP/2 for the
+/// whole preface, HTTP/1.1 at the first byte that differs. `None` when the client closed without sending
+/// anything.
+async fn peek_protocol(stream: &TcpStream) -> io::Result<Option<Protocol>> {
+    let mut first = [0; H2_PREFACE.len()];
+    loop {
+        let peeked = stream.peek(&mut first).await?;
+        if peeked == 0 {
+            return Ok(None);
+        }
+        if first[..peeked] != H2_PREFACE[..peeked] {
+            return Ok(Some(Protocol::Http1));
+        }
+        if peeked == H2_PREFACE.len() {
+            return Ok(Some(Protocol::Http2));
+        }
+        // A client that never completes it is dropped at the first request's deadline.
+        tokio::time::sleep(PARTIAL_PREFACE_PAUSE).await;
+    }
 }
 
 /// One connection being served.
@@ -465,7 +510,21 @@ struct Connection<'c> {
 }
 
 impl Connection<'_> {
-    async fn serve<I, S, B>(self, io: I, negotiated: Option<Protocol>, service: S, mut shutdown: ShutdownSignal)
+    /// `work` (the TLS handshake, the protocol sniff), unless the first request's deadline passes or the
+    /// server shuts down first (`None`: drop the connection).
+    async fn before_deadline<F: std::future::Future>(&self, shutdown: &mut ShutdownSignal, work: F) -> Option<F::Output> {
+        tokio::select! {
+            done = tokio::time::timeout_at(self.first_request_deadline, work) => {
+                if done.is_err() {
+                    tracing::debug!("no request within the header read timeout");
+                }
+                done.ok()
+            }
+            () = shutdown.fired() => None,
+        }
+    }
+
+    async fn run<I, S, B>(self, io: I, protocol: Protocol, service: S, shutdown: ShutdownSignal)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: HttpService<Incoming, ResBody = B>,
@@ -474,27 +533,6 @@ impl Connection<'_> {
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
         TokioExecutor: Http2ServerConnExec<S::Future, B>,
     {
-        let (protocol, io) = match negotiated {
-            Some(protocol) => (protocol, Sniffed::unread(io)),
-            None => {
-                let sniffed = tokio::select! {
-                    sniffed = tokio::time::timeout_at(self.first_request_deadline, sniff(io)) => sniffed,
-                    () = shutdown.fired() => return,
-                };
-                match sniffed {
-                    Ok(Ok(Some(sniffed))) => sniffed,
-                    Ok(Ok(None)) => return,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, "connection closed with an error");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("no request within the header read timeout");
-                        return;
-                    }
-                }
-            }
-        };
         let io = TokioIo::new(io);
         let result = match protocol {
             Protocol::Http1 => self.drive_http1(self.protocols.http1.serve_connection(io, service), shutdown).await,
@@ -841,6 +879,35 @@ mod tests {
         assert!(waited >= W && waited <= W + watchdog.period(), "{waited:?}");
     }
 
+    #[tokio::test]
+    async fn a_peek_at_the_first_bytes_picks_the_protocol_and_leaves_them_in_the_socket() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        async fn peeked(chunks: &[&[u8]]) -> (Option<Protocol>, Vec<u8>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            for chunk in chunks {
+                client.write_all(chunk).await.unwrap();
+                tokio::time::sleep(PARTIAL_PREFACE_PAUSE * 2).await;
+            }
+            drop(client);
+            let protocol = tokio::time::timeout(Duration::from_secs(5), peek_protocol(&server)).await.unwrap().unwrap();
+            let mut all = Vec::new();
+            server.read_to_end(&mut all).await.unwrap();
+            (protocol, all)
+        }
+
+        let h2 = [&H2_PREFACE[..], b"\0\0\0\x04"].concat();
+        // The preface in two pieces: the first is only a prefix, so the peek waits for the rest.
+        assert_eq!(peeked(&[&h2[..10], &h2[10..]]).await, (Some(Protocol::Http2), h2.clone()));
+        let h1 = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+        assert_eq!(peeked(&[&h1]).await, (Some(Protocol::Http1), h1.clone()));
+        assert_eq!(peeked(&[b"PRI / HTTP/1.1\r\n"]).await.0, Some(Protocol::Http1));
+        assert_eq!(peeked(&[]).await, (None, Vec::new()));
+    }
+
+    #[cfg(feature = "tls")]
     #[tokio::test]
     async fn the_preface_picks_http2_and_anything_else_http1_and_the_bytes_are_read_again() {
         use tokio::io::AsyncWriteExt as _;
