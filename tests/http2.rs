@@ -249,17 +249,17 @@ async fn http2_with_prior_knowledge_and_http1_share_the_port() {
 
 #[tokio::test]
 async fn the_advertised_max_concurrent_streams_is_the_setting() {
-    for (app, expected) in [
-        (App::new(), pikku::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS),
-        (App::new().http2_max_concurrent_streams(7), 7),
-    ] {
+    for (app, expected) in
+        [(App::new(), pikku::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS), (App::new().http2_max_concurrent_streams(7), 7)]
+    {
         let app = TestServer::start(build(app)).await;
         let tcp = within(WAIT, "connect", TcpStream::connect(app.addr())).await.unwrap();
         let (send, mut connection) = within(WAIT, "handshake", h2::client::handshake(tcp)).await.unwrap();
         // The server's SETTINGS arrive while the connection is driven: one request's worth.
         let request = async {
             let mut ready = send.ready().await.unwrap();
-            let (response, _) = ready.send_request(http::Request::get("http://127.0.0.1/health").body(()).unwrap(), true)?;
+            let (response, _) =
+                ready.send_request(http::Request::get("http://127.0.0.1/health").body(()).unwrap(), true)?;
             read_reply(response.await?).await
         };
         tokio::pin!(request);
@@ -288,7 +288,8 @@ async fn over_http2_a_100_kib_header_block_gets_431_on_its_stream_and_the_connec
     // 100 KiB decoded; HPACK's Huffman code sends it in 63 KiB, four 16 KiB frames.
     let big = "a".repeat(100 * 1024);
     let request = http::Request::get("http://127.0.0.1/health").header("x-big", big).body(()).unwrap();
-    let reply = within(WAIT, "a reply to the big header block", h2.send(request, None)).await.expect("431, not an error");
+    let reply =
+        within(WAIT, "a reply to the big header block", h2.send(request, None)).await.expect("431, not an error");
     assert_eq!(reply.head.status, 431);
     // Headers under the cap are served, on the same connection.
     let fine = "a".repeat(40 * 1024);
@@ -323,7 +324,8 @@ async fn over_http2_a_body_over_the_limit_gets_413() {
     let declared = within(WAIT, "a reply", h2.send(json_post("/echo", 4096), Some(text_body(4096)))).await.unwrap();
     declared.assert_error(413, "PayloadTooLargeError");
     // No length declared: refused once the body streams past the limit.
-    let undeclared = http::Request::post("http://127.0.0.1/echo").header("content-type", "application/json").body(()).unwrap();
+    let undeclared =
+        http::Request::post("http://127.0.0.1/echo").header("content-type", "application/json").body(()).unwrap();
     let streamed = within(WAIT, "a reply", h2.send(undeclared, Some(text_body(4096)))).await.unwrap();
     streamed.assert_error(413, "PayloadTooLargeError");
     // At the limit: served.
@@ -437,8 +439,7 @@ async fn an_http2_client_that_grants_no_window_is_dropped_and_frees_its_slot() {
     // The protocol's initial window (64 KiB), never widened: the 4 MiB answer cannot go out.
     let stalled = h2_connect(app.addr()).await;
     let mut ready = stalled.send.clone().ready().await.unwrap();
-    let (response, _) =
-        ready.send_request(http::Request::get("http://127.0.0.1/big").body(()).unwrap(), true).unwrap();
+    let (response, _) = ready.send_request(http::Request::get("http://127.0.0.1/big").body(()).unwrap(), true).unwrap();
     let response = within(WAIT, "the response head", response).await.expect("a head");
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
@@ -459,7 +460,8 @@ async fn shutdown_lets_an_http2_request_in_flight_finish() {
     let app = TestServer::start(build(App::new())).await;
     let h2 = h2_connect(app.addr()).await;
     let mut ready = h2.send.clone().ready().await.unwrap();
-    let (response, _) = ready.send_request(http::Request::get("http://127.0.0.1/slow").body(()).unwrap(), true).unwrap();
+    let (response, _) =
+        ready.send_request(http::Request::get("http://127.0.0.1/slow").body(()).unwrap(), true).unwrap();
     // Let the server take up the request before the signal.
     tokio::time::sleep(SHORT / 3).await;
     let stopped = tokio::spawn(app.stopped());
@@ -469,4 +471,3 @@ async fn shutdown_lets_an_http2_request_in_flight_finish() {
     // GOAWAY: the connection is done, and the server answers no more.
     let _ = h2.closed_by_server(WAIT).await;
 }
-

@@ -75,8 +75,8 @@ fn pki() -> Pki {
     ca_params.distinguished_name.push(rcgen::DnType::CommonName, "pikku test CA");
     let ca = ca_params.self_signed(&ca_key).expect("the CA certificate");
     let server_key = rcgen::KeyPair::generate().expect("a server key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("server parameters");
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("server parameters");
     let server = params.signed_by(&server_key, &ca, &ca_key).expect("the server certificate");
     Pki {
         ca: ca.der().clone(),
@@ -193,6 +193,15 @@ async fn a_client_without_alpn_gets_http1() {
     let tls = tls_connect(app.addr(), &pki.ca, &[]).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), None);
     assert_eq!(get_over_http1(tls).await, (200, http::Version::HTTP_11));
+}
+
+#[tokio::test]
+async fn a_client_without_alpn_may_speak_http2_with_prior_knowledge() {
+    let pki = pki();
+    let app = tls_server(&pki, App::new()).await;
+    let tls = tls_connect(app.addr(), &pki.ca, &[]).await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), None);
+    assert_eq!(get_over_http2(tls).await, (200, http::Version::HTTP_2));
 }
 
 #[tokio::test]

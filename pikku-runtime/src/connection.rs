@@ -432,8 +432,11 @@ pub(crate) async fn serve_connection<S, B>(
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
     TokioExecutor: Http2ServerConnExec<S::Future, B>,
 {
-    let connection =
-        Connection { protocols: &protocols, first_request_deadline: Instant::now() + protocols.header_read_timeout, activity: &activity };
+    let connection = Connection {
+        protocols: &protocols,
+        first_request_deadline: Instant::now() + protocols.header_read_timeout,
+        activity: &activity,
+    };
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &protocols.tls {
         let socket = WriteDeadline::new(stream, protocols.write_timeout, Arc::clone(&activity));
@@ -512,7 +515,11 @@ struct Connection<'c> {
 impl Connection<'_> {
     /// `work` (the TLS handshake, the protocol sniff), unless the first request's deadline passes or the
     /// server shuts down first (`None`: drop the connection).
-    async fn before_deadline<F: std::future::Future>(&self, shutdown: &mut ShutdownSignal, work: F) -> Option<F::Output> {
+    async fn before_deadline<F: std::future::Future>(
+        &self,
+        shutdown: &mut ShutdownSignal,
+        work: F,
+    ) -> Option<F::Output> {
         tokio::select! {
             done = tokio::time::timeout_at(self.first_request_deadline, work) => {
                 if done.is_err() {

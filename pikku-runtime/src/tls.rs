@@ -37,9 +37,8 @@ impl TlsConfig {
     /// valid PEM, or a key that does not belong to the certificate.
     pub fn from_pem_files(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self, TlsError> {
         let (cert, key) = (cert.as_ref(), key.as_ref());
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| TlsError::Unreadable { path: path.to_owned(), source })
-        };
+        let read =
+            |path: &Path| std::fs::read(path).map_err(|source| TlsError::Unreadable { path: path.to_owned(), source });
         let (cert_pem, key_pem) = (read(cert)?, read(key)?);
         Self::build(&cert_pem, cert, &key_pem, key)
     }

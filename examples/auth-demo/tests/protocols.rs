@@ -50,7 +50,11 @@ fn start(env: &[(&str, &PathBuf)]) -> (Demo, String, SocketAddr) {
     let stdout = child.stdout.take().expect("piped stdout");
     let demo = Demo { child };
     let line = first_line(stdout, WAIT).unwrap_or_else(|| panic!("auth-demo printed no address line within {WAIT:?}"));
-    let (scheme, addr) = line.trim().strip_prefix("listening on ").and_then(|rest| rest.split_once("://")).unwrap_or_else(|| panic!("{line:?}"));
+    let (scheme, addr) = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_once("://"))
+        .unwrap_or_else(|| panic!("{line:?}"));
     let addr: SocketAddr = addr.parse().unwrap_or_else(|_| panic!("{line:?}"));
     (demo, scheme.to_owned(), addr)
 }
@@ -176,7 +180,9 @@ fn with_pikku_tls_cert_and_key_the_demo_answers_over_tls_with_alpn_h2() {
 fn only_one_tls_variable_set_refuses_to_start_naming_the_other() {
     let dir = TempDir::new("one");
     let (_, chain, key) = certificates(&dir);
-    for (set, missing, value) in [("PIKKU_TLS_CERT", "PIKKU_TLS_KEY", &chain), ("PIKKU_TLS_KEY", "PIKKU_TLS_CERT", &key)] {
+    for (set, missing, value) in
+        [("PIKKU_TLS_CERT", "PIKKU_TLS_KEY", &chain), ("PIKKU_TLS_KEY", "PIKKU_TLS_CERT", &key)]
+    {
         let (status, stderr) = run_to_exit(&[(set, value)]);
         assert!(!status.success(), "{set} alone: started");
         assert!(stderr.contains(set) && stderr.contains(missing), "{set} alone: {stderr}");
