@@ -264,11 +264,9 @@ async fn the_advertised_max_concurrent_streams_is_the_setting() {
         };
         tokio::pin!(request);
         let reply = within(WAIT, "a response", async {
-            loop {
-                tokio::select! {
-                    reply = &mut request => break reply,
-                    ended = &mut connection => panic!("the connection ended first: {ended:?}"),
-                }
+            tokio::select! {
+                reply = &mut request => reply,
+                ended = &mut connection => panic!("the connection ended first: {ended:?}"),
             }
         })
         .await
