@@ -276,6 +276,36 @@ async fn the_advertised_max_concurrent_streams_is_the_setting() {
     }
 }
 
+/// "Rapid reset": `count` requests, each reset at once, in one burst.
+async fn rapid_resets(connection: &H2, count: usize) {
+    for _ in 0..count {
+        let Ok(mut ready) = connection.send.clone().ready().await else { return };
+        let request = http::Request::get("http://127.0.0.1/health").body(()).unwrap();
+        let Ok((_, mut stream)) = ready.send_request(request, false) else { return };
+        stream.send_reset(h2::Reason::CANCEL);
+    }
+}
+
+#[tokio::test]
+async fn streams_reset_before_the_server_takes_them_up_past_the_cap_cost_the_connection() {
+    // Under the cap (the default, 20): the connection serves on.
+    let app = TestServer::start(build(App::new())).await;
+    let h2 = h2_connect(app.addr()).await;
+    rapid_resets(&h2, 12).await;
+    assert_eq!(h2.get("/health").await.head.status, 200);
+
+    // Over it: GOAWAY, ENHANCE_YOUR_CALM.
+    let app = TestServer::start(build(App::new().http2_max_pending_accept_reset_streams(5))).await;
+    let rapid = h2_connect(app.addr()).await;
+    rapid_resets(&rapid, 12).await;
+    let ended = within(WAIT, "the server closes the connection", rapid.driver).await.expect("no panic");
+    let error = ended.expect_err("GOAWAY");
+    assert!(error.is_go_away() && error.is_remote(), "{error:?}");
+    assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{error:?}");
+    // Others are not disturbed.
+    assert_eq!(h2_connect(app.addr()).await.get("/health").await.head.status, 200);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Limits over HTTP/2
 
