@@ -21,6 +21,9 @@
 #   DEMO_PORT=3100 BASELINE_PORT=3101
 #   SKIP_BUILD=1     use the binaries already built
 #   PROFILE=bench-release   the Cargo profile both servers are built with (and read from target/<profile>/)
+#   DEMO_BIN=path BASELINE_BIN=path   other binaries in either place (with SKIP_BUILD=1): e.g. an earlier
+#                    build of the demo as BASELINE_BIN, BASELINE_NAME=before, to set two commits side by side
+#   DEMO_NAME=pikku BASELINE_NAME=baseline   the names in the table
 #   OUT=file         also write the table there
 set -euo pipefail
 
@@ -58,8 +61,10 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
     log "building both servers (profile $PROFILE)"
     cargo build --profile "$PROFILE" -p auth-demo -p pikku-baseline >&2
 fi
-DEMO_BIN=$TARGET_DIR/$PROFILE/auth-demo
-BASELINE_BIN=$TARGET_DIR/$PROFILE/pikku-baseline
+DEMO_BIN=${DEMO_BIN:-$TARGET_DIR/$PROFILE/auth-demo}
+BASELINE_BIN=${BASELINE_BIN:-$TARGET_DIR/$PROFILE/pikku-baseline}
+DEMO_NAME=${DEMO_NAME:-pikku}
+BASELINE_NAME=${BASELINE_NAME:-baseline}
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -90,7 +95,8 @@ PIKKU_JWT_SECRET=$SECRET PORT=$DEMO_PORT HOST=127.0.0.1 RUST_LOG=warn \
     "${SERVER_PIN[@]}" "$DEMO_BIN" >"$WORK/demo.log" 2>&1 &
 DEMO_PID=$!
 PIDS+=("$DEMO_PID")
-PIKKU_JWT_SECRET=$SECRET PORT=$BASELINE_PORT "${SERVER_PIN[@]}" "$BASELINE_BIN" >"$WORK/baseline.log" 2>&1 &
+PIKKU_JWT_SECRET=$SECRET PORT=$BASELINE_PORT HOST=127.0.0.1 RUST_LOG=warn \
+    "${SERVER_PIN[@]}" "$BASELINE_BIN" >"$WORK/baseline.log" 2>&1 &
 BASELINE_PID=$!
 PIDS+=("$BASELINE_PID")
 wait_ready "$DEMO_PORT"
@@ -166,8 +172,8 @@ run_wrk() { # server port scenario round pid
 log "wrk: $ROUNDS rounds x ${#SCENARIOS[@]} scenarios x 2 servers, $DURATION each, -c$CONNECTIONS -t$THREADS"
 for round in $(seq "$ROUNDS"); do
     for scenario in "${SCENARIOS[@]}"; do
-        run_wrk pikku "$DEMO_PORT" "$scenario" "$round" "$DEMO_PID"
-        run_wrk baseline "$BASELINE_PORT" "$scenario" "$round" "$BASELINE_PID"
+        run_wrk "$DEMO_NAME" "$DEMO_PORT" "$scenario" "$round" "$DEMO_PID"
+        run_wrk "$BASELINE_NAME" "$BASELINE_PORT" "$scenario" "$round" "$BASELINE_PID"
     done
 done
 
@@ -184,19 +190,20 @@ median() { # scenario server column
     echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $ROUNDS interleaved rounds (medians), loopback," \
         "pinning: $PINNING; profile $PROFILE; $(nproc) CPUs, $(date -u +%Y-%m-%d)"
     echo
-    echo "| scenario | server | requests/s | p50 | p99 | server CPU per request | peak RSS | rps pikku/baseline | p99 pikku/baseline | CPU/request pikku/baseline |"
+    echo "| scenario | server | requests/s | p50 | p99 | server CPU per request | peak RSS | rps $DEMO_NAME/$BASELINE_NAME | p99 $DEMO_NAME/$BASELINE_NAME | CPU/request $DEMO_NAME/$BASELINE_NAME |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for scenario in "${SCENARIOS[@]}"; do
-        pr=$(median "$scenario" pikku 4); p50=$(median "$scenario" pikku 5); pp=$(median "$scenario" pikku 6)
-        br=$(median "$scenario" baseline 4); b50=$(median "$scenario" baseline 5); bp=$(median "$scenario" baseline 6)
+        pr=$(median "$scenario" "$DEMO_NAME" 4); p50=$(median "$scenario" "$DEMO_NAME" 5); pp=$(median "$scenario" "$DEMO_NAME" 6)
+        br=$(median "$scenario" "$BASELINE_NAME" 4); b50=$(median "$scenario" "$BASELINE_NAME" 5)
+        bp=$(median "$scenario" "$BASELINE_NAME" 6)
         rr=$(awk -v a="$pr" -v b="$br" 'BEGIN {printf "%.2f", a / b}')
         rp=$(awk -v a="$pp" -v b="$bp" 'BEGIN {printf "%.2f", a / b}')
-        pc=$(median "$scenario" pikku 7); bc=$(median "$scenario" baseline 7)
+        pc=$(median "$scenario" "$DEMO_NAME" 7); bc=$(median "$scenario" "$BASELINE_NAME" 7)
         rc=$(awk -v a="$pc" -v b="$bc" 'BEGIN {printf "%.2f", a / b}')
         fmt() { awk -v u="$1" 'BEGIN { if (u >= 1000) printf "%.2f ms", u / 1000; else printf "%.0f us", u }'; }
-        printf '| %s | pikku | %.0f | %s | %s | %.2f us | %s | %s | %s | %s |\n' "$scenario" "$pr" "$(fmt "$p50")" \
-            "$(fmt "$pp")" "$pc" "$DEMO_HWM" "$rr" "$rp" "$rc"
-        printf '| %s | baseline | %.0f | %s | %s | %.2f us | %s | | | |\n' "$scenario" "$br" "$(fmt "$b50")" \
-            "$(fmt "$bp")" "$bc" "$BASELINE_HWM"
+        printf '| %s | %s | %.0f | %s | %s | %.2f us | %s | %s | %s | %s |\n' "$scenario" "$DEMO_NAME" "$pr" \
+            "$(fmt "$p50")" "$(fmt "$pp")" "$pc" "$DEMO_HWM" "$rr" "$rp" "$rc"
+        printf '| %s | %s | %.0f | %s | %s | %.2f us | %s | | | |\n' "$scenario" "$BASELINE_NAME" "$br" \
+            "$(fmt "$b50")" "$(fmt "$bp")" "$bc" "$BASELINE_HWM"
     done
 } | tee "${OUT:-/dev/null}"

@@ -147,6 +147,82 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         self
     }
 
+    /// HTTP/2 streams one connection may have open at once. By default 100; see
+    /// [`ServerConfig::http2_max_concurrent_streams`].
+    #[must_use]
+    pub fn http2_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.config.http2_max_concurrent_streams = streams;
+        self
+    }
+
+    /// HTTP/2 streams a client may reset before the server takes them up, past which the connection is
+    /// closed (rapid reset). By default 20.
+    #[must_use]
+    pub fn http2_max_pending_accept_reset_streams(mut self, streams: usize) -> Self {
+        self.config.http2_max_pending_accept_reset_streams = streams;
+        self
+    }
+
+    /// HTTP/2 streams the server may reset on one connection for the client's protocol errors, past which
+    /// the connection is closed. By default 1024.
+    #[must_use]
+    pub fn http2_max_local_error_reset_streams(mut self, streams: usize) -> Self {
+        self.config.http2_max_local_error_reset_streams = streams;
+        self
+    }
+
+    /// Bytes of one HTTP/2 response queued ahead of the client's flow-control window. By default 128 KiB.
+    #[must_use]
+    pub fn http2_max_send_buf_size(mut self, bytes: usize) -> Self {
+        self.config.http2_max_send_buf_size = bytes;
+        self
+    }
+
+    /// The HTTP/2 receive window of each stream: request body bytes a client may send before the server
+    /// reads them. By default 256 KiB.
+    #[must_use]
+    pub fn http2_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2_initial_stream_window_size = bytes;
+        self
+    }
+
+    /// The HTTP/2 receive window of each connection, all its streams together. By default 512 KiB.
+    #[must_use]
+    pub fn http2_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2_initial_connection_window_size = bytes;
+        self
+    }
+
+    /// Serves TLS (ALPN `h2` and `http/1.1`) instead of clear text. By default clear text; [`run`](Self::run)
+    /// also takes the certificate and key from `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY`.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY`, when set, give the TLS configuration.
+    #[cfg(feature = "tls")]
+    fn with_tls_from_env(mut self) -> Result<Self, String> {
+        if let Some(tls) = tls_from_env()? {
+            self.config.tls = Some(tls);
+        }
+        Ok(self)
+    }
+
+    /// Without the `tls` feature, a certificate in the environment is refused rather than ignored: serving
+    /// clear text to an operator who asked for TLS would be worse than not starting.
+    #[cfg(not(feature = "tls"))]
+    fn with_tls_from_env(self) -> Result<Self, String> {
+        match tls_files_from_env()? {
+            None => Ok(self),
+            Some(_) => Err(format!(
+                "{TLS_CERT_VAR} and {TLS_KEY_VAR} are set, but this application was built without TLS (the `tls` feature of pikku)"
+            )),
+        }
+    }
+
     /// Resolves functions and wirings, without services (what `info` needs).
     ///
     /// # Errors
@@ -166,6 +242,10 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
 
     /// The application's `main`: parses the command line, then serves (default) or prints the registry.
     /// Returns a failure exit code, with the reason on stderr, when start-up fails.
+    ///
+    /// Serving reads `HOST` and `PORT`, and, with the `tls` feature, `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY`
+    /// (PEM files; both set: TLS, overriding `App::tls`; only one set, or a file that cannot be
+    /// used: start-up fails, naming the variable).
     pub fn run<F, Fut, E>(self, make_services: F) -> ExitCode
     where
         F: FnOnce() -> Fut,
@@ -198,11 +278,15 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
                         Ok(addr) => addr,
                         Err(e) => return fail(&e),
                     };
+                    let app = match self.with_tls_from_env() {
+                        Ok(app) => app,
+                        Err(e) => return fail(&e),
+                    };
                     let services = match make_services().await {
                         Ok(services) => services,
                         Err(e) => return fail(&e),
                     };
-                    let server = match self.build(services) {
+                    let server = match app.build(services) {
                         Ok(server) => server,
                         Err(e) => return fail(&e),
                     };
@@ -232,6 +316,41 @@ fn address_from_env() -> Result<SocketAddr, String> {
         Err(_) => DEFAULT_PORT,
     };
     Ok(SocketAddr::new(host, port))
+}
+
+/// Names the certificate chain's PEM file, for `App::run`.
+const TLS_CERT_VAR: &str = "PIKKU_TLS_CERT";
+/// Names the private key's PEM file, for `App::run`.
+const TLS_KEY_VAR: &str = "PIKKU_TLS_KEY";
+
+/// `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY`: both or neither. An empty value counts as unset.
+fn tls_files_from_env() -> Result<Option<(std::path::PathBuf, std::path::PathBuf)>, String> {
+    let var = |name| std::env::var_os(name).filter(|value| !value.is_empty()).map(std::path::PathBuf::from);
+    match (var(TLS_CERT_VAR), var(TLS_KEY_VAR)) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (Some(_), None) => Err(format!("{TLS_CERT_VAR} is set but {TLS_KEY_VAR} is not: set both for TLS, or neither")),
+        (None, Some(_)) => Err(format!("{TLS_KEY_VAR} is set but {TLS_CERT_VAR} is not: set both for TLS, or neither")),
+    }
+}
+
+/// The TLS configuration `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY` name, if they are set; errors name the
+/// variable at fault.
+#[cfg(feature = "tls")]
+fn tls_from_env() -> Result<Option<crate::tls::TlsConfig>, String> {
+    let Some((cert, key)) = tls_files_from_env()? else { return Ok(None) };
+    crate::tls::TlsConfig::from_pem_files(&cert, &key).map(Some).map_err(|e| {
+        use crate::tls::TlsError;
+        // By what is missing first: the two variables may name one file holding both.
+        let variable = match (&e, e.path()) {
+            (TlsError::NoCertificate { .. }, _) => TLS_CERT_VAR.to_owned(),
+            (TlsError::NoPrivateKey { .. }, _) => TLS_KEY_VAR.to_owned(),
+            (_, Some(path)) if path == cert => TLS_CERT_VAR.to_owned(),
+            (_, Some(_)) => TLS_KEY_VAR.to_owned(),
+            (_, None) => format!("{TLS_CERT_VAR} and {TLS_KEY_VAR}"),
+        };
+        format!("{variable}: {e}")
+    })
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `default_level`).

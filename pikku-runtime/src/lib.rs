@@ -28,6 +28,8 @@ mod strategy;
 mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(feature = "tls")]
+mod tls;
 mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
@@ -47,12 +49,17 @@ pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, BoxError, Chunk, Response};
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT,
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE,
+    DEFAULT_HTTP2_INITIAL_STREAM_WINDOW_SIZE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+    DEFAULT_HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS, DEFAULT_HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS,
+    DEFAULT_HTTP2_MAX_SEND_BUF_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_WRITE_TIMEOUT,
 };
 pub use session_id::SessionId;
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use stream::{ByteStream, Event, EventStream, FunctionOutput, DEFAULT_KEEP_ALIVE};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError};
 pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
