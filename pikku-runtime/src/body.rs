@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Method};
-use hyper::body::Body as _;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::PikkuError;
@@ -151,6 +150,12 @@ pub(crate) async fn read_json_body<'b, S>(
             let (bytes, charge) = collect_limited(arriving, BudgetCharge::new(rules)).await?;
             (bytes, Some(charge))
         }
+        // Another server's body (an application nesting this one as a tower `Service`): the same rules.
+        RequestBody::Boxed(body) => {
+            let arriving = Arriving { body: body.into_inner(), deadline: request.body_deadline, stalled: None };
+            let (bytes, charge) = collect_limited(arriving, BudgetCharge::new(rules)).await?;
+            (bytes, Some(charge))
+        }
     };
     if bytes.is_empty() {
         return Ok(BufferedBody::default());
@@ -161,20 +166,22 @@ pub(crate) async fn read_json_body<'b, S>(
     Ok(BufferedBody { bytes: Some(bytes), charge })
 }
 
-/// A body arriving from the network, with the deadline for the whole of it.
-struct Arriving {
-    body: hyper::body::Incoming,
+/// A body arriving from the network (hyper's, or a boxed one another server handed over), with the
+/// deadline for the whole of it.
+struct Arriving<B> {
+    body: B,
     deadline: Option<Instant>,
     /// Created only when the body stalls: a body that came with its head never needs a timer.
     stalled: Option<Pin<Box<Sleep>>>,
 }
 
-impl Arriving {
+impl<B> Arriving<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     /// The next frame (`None` at the end), or 408 once the deadline has passed.
-    fn poll_frame(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Result<Option<hyper::body::Frame<Bytes>>, PikkuError>> {
+    fn poll_frame(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<Option<http_body::Frame<Bytes>>, PikkuError>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(
                 frame.transpose().map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}"))),
@@ -190,10 +197,14 @@ impl Arriving {
 /// bytes arrive, and giving up at the deadline. A body that arrives in one chunk (the usual case) is kept
 /// as it came, without a copy. (Written out rather than `Limited::collect`, whose state is twice the size
 /// and which copies even a single chunk.) The byte count is the charge's.
-async fn collect_limited(
-    mut arriving: Arriving,
+async fn collect_limited<B>(
+    mut arriving: Arriving<B>,
     mut charge: BudgetCharge<'_>,
-) -> Result<(Bytes, BudgetCharge<'_>), PikkuError> {
+) -> Result<(Bytes, BudgetCharge<'_>), PikkuError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let mut single: Option<Bytes> = None;
     let mut joined = BytesMut::new();
     loop {

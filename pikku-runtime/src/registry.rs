@@ -4,7 +4,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use http::{HeaderValue, Method};
 
@@ -12,7 +12,8 @@ use crate::body::BodyRules;
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
-use crate::server::ServerConfig;
+use crate::server::{ServerConfig, ServerInner};
+use crate::service::{DeclaredLayer, HttpService, RouteRest};
 use crate::wiring::{SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
@@ -156,6 +157,8 @@ pub(crate) fn pattern_matches(pattern: &str, template: &Template) -> bool {
 pub(crate) struct RouteTarget<Sv, S> {
     pub(crate) chain: Box<[SharedMiddleware<Sv, S>]>,
     pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
+    /// The route's tower layers (`add_http_layer`) around the rest of it, `None` without any.
+    pub(crate) layers: Option<HttpService>,
 }
 
 pub(crate) struct PathEntry<Sv, S> {
@@ -187,7 +190,8 @@ pub struct MiddlewareInfo {
     pub name: String,
     /// Configuration.
     pub description: String,
-    /// Where it applies: `global`, `http *`, `tag admin`, `route GET /x`, `function f`.
+    /// Where it applies: `tower layer /api/*`, `tower layer (application)`, `global`, `http *`, `tag admin`,
+    /// `route GET /x`, `function f`.
     pub applied: String,
 }
 
@@ -195,6 +199,9 @@ pub struct MiddlewareInfo {
 pub struct Registry<Sv, S> {
     pub(crate) router: matchit::Router<usize>,
     pub(crate) paths: Vec<PathEntry<Sv, S>>,
+    /// The server this registry belongs to, once it is built: what the innermost service of a route's
+    /// layers runs the rest of the route with.
+    pub(crate) server: Arc<OnceLock<Weak<ServerInner<Sv, S>>>>,
     /// Functions, sorted by id.
     pub functions: Vec<FunctionInfo>,
     /// Middleware, in onion order of declaration.
@@ -289,6 +296,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             );
         }
 
+        let server = Arc::new(OnceLock::new());
         let mut router = matchit::Router::new();
         let mut paths: Vec<PathEntry<Sv, S>> = Vec::new();
         // shape -> (index into paths, template, location of its first route)
@@ -361,9 +369,19 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             chain.extend(route.middleware.iter().cloned());
             chain.extend(function.middleware.iter().cloned());
 
+            // Outside everything else of the route, in declaration order.
+            let mut route_layers = wirings.layers.iter().filter(|d| pattern_matches(&d.pattern, &template)).peekable();
+            let layers = route_layers.peek().is_some().then(|| {
+                let rest = RouteRest {
+                    server: Arc::clone(&server),
+                    chain: chain.iter().cloned().collect(),
+                    endpoint: Arc::clone(&function.endpoint),
+                };
+                DeclaredLayer::stack(route_layers.map(|d| &d.layer), HttpService::new(rest))
+            });
             paths[index].methods.push((
                 route.method.clone(),
-                RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
+                RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint), layers },
             ));
             routes_of.entry(function.def.id).or_default().push(format!("{} {}", route.method, route.template));
         }
@@ -391,6 +409,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         Ok(Self {
             router,
             paths,
+            server,
             functions,
             middleware,
             global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
@@ -409,6 +428,8 @@ fn describe_middleware<Sv: 'static, S: 'static>(
         applied,
     };
     let mut out = Vec::new();
+    // Tower layers first: they run outside the onion of the routes they apply to.
+    out.extend(wirings.layers.iter().map(|decl| decl.layer.info(format!("tower layer {}", decl.pattern))));
     out.extend(wirings.global.iter().map(|m| info(m, "global".into())));
     for decl in &wirings.http {
         out.extend(decl.middleware.iter().map(|m| info(m, format!("http {}", decl.pattern))));

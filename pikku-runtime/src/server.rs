@@ -1,14 +1,11 @@
 //! The hyper 1 server: keep-alive, deadlines for the head, the body, idle connections and writes, caps on
 //! header size, connections and buffered bodies, graceful shutdown (docs/limits.md).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::{Body as _, Incoming};
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
@@ -16,11 +13,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::client_addr::resolve_client_addr;
 use crate::connection::{AcceptErrors, WriteDeadline, ACCEPT_ERROR_BACKOFF, ACCEPT_ERROR_LOG_INTERVAL};
 use crate::middleware::RequestBody;
 use crate::pipeline::{dispatch, Arrival};
 use crate::registry::Registry;
+use crate::service::connection_service;
 
 /// Default body limit: 2 MiB (docs/limits.md).
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -111,6 +108,8 @@ pub(crate) struct ServerInner<Sv, S> {
     pub(crate) registry: Registry<Sv, S>,
     pub(crate) services: Sv,
     pub(crate) config: ServerConfig,
+    /// The tower layers around the whole application (`App::layer`), `None` without any.
+    pub(crate) layers: Option<crate::service::HttpService>,
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> {
@@ -127,7 +126,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
     /// Runs one request through the pipeline exactly as the server does for a request it has read
     /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
     ///
-    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`.
+    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`. The layers of
+    /// [`App::layer`](crate::App::layer) are not applied (the `Service` impl and `serve` apply them).
     pub fn dispatch(&self, request: http::Request<RequestBody>) -> impl Future<Output = crate::Response> + Send + '_ {
         dispatch(&self.inner.registry, &self.inner.services, request, Arrival::default())
     }
@@ -144,7 +144,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
-    /// requests in flight finish within the configured grace period.
+    /// requests in flight finish within the configured grace period. The layers of
+    /// [`App::layer`](crate::App::layer), if any, wrap every request (docs/tower.md).
     ///
     /// # Errors
     /// Never fails after start; accept errors are logged (at most once a second) and retried after a
@@ -212,24 +213,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let server = self.clone();
-            // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
-            let peer = peer.ip().to_canonical();
-            let service = service_fn(move |request: http::Request<Incoming>| {
-                let server = server.clone();
-                let config = &server.inner.config;
-                let client_addr = resolve_client_addr(peer, request.headers(), &config.trusted_proxies);
-                // Only a request with a body to wait for reads the clock.
-                let body_deadline =
-                    (!request.body().is_end_stream()).then(|| tokio::time::Instant::now() + config.body_read_timeout);
-                let arrival = Arrival { client_addr: Some(client_addr), body_deadline };
-                async move {
-                    let request = request.map(RequestBody::Incoming);
-                    Ok::<_, Infallible>(
-                        dispatch(&server.inner.registry, &server.inner.services, request, arrival).await,
-                    )
-                }
-            });
+            let service = connection_service(&self, peer);
             let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
             let connection = graceful.watch(builder.serve_connection(io, service));
             // Finished connections are reaped here, so the set holds only open ones.

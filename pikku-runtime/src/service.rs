@@ -1,0 +1,567 @@
+//! pikku-rs and tower (docs/tower.md): a built application is a tower `Service`, so another server (axum, any
+//! hyper-based one) can mount it; tower layers wrap the whole application (`App::layer`) or the routes a
+//! pattern matches (`Wirings::add_http_layer`).
+//!
+//! Layers are erased once, at start-up, into boxed clonable services; each layer's inner service is a
+//! [`PipelineService`], which takes any request body, so a layer may change the body's type. What a route layer
+//! wraps is the rest of that route's pipeline: `dispatch` routes the request, puts what the rest needs into the
+//! request's extensions ([`Continuation`]) and calls the route's layers; the innermost service ([`RouteRest`])
+//! takes it out and runs the onion. A plain route, and a server without application layers, never come here.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll};
+
+use bytes::{Buf as _, Bytes};
+use futures_util::future::{Either, FutureExt as _, Map};
+use http::{StatusCode, Uri};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt as _};
+
+use crate::client_addr::resolve_client_addr;
+use crate::error::PikkuError;
+use crate::input::PathParams;
+use crate::middleware::{BoxFuture, Endpoint, Next, Request, RequestBody, SharedMiddleware};
+use crate::panic::{panic_message, CatchUnwind};
+use crate::pipeline::{dispatch, Arrival};
+use crate::registry::MiddlewareInfo;
+use crate::request_id::{RequestId, REQUEST_ID_HEADER_NAME};
+use crate::response::{Body, BoxError, Chunk, Response};
+use crate::server::{Server, ServerInner};
+
+/// The connection's peer, put in a request's extensions by whoever serves the application through its
+/// [`Service`] impl: pikku-rs resolves the client's address from it as its own server does (through
+/// [`ServerConfig::trusted_proxies`](crate::ServerConfig::trusted_proxies)), and
+/// [`Request::client_addr`](crate::Request::client_addr) is `None` without it.
+///
+/// An axum application served with `into_make_service_with_connect_info::<SocketAddr>()` has the peer as
+/// `ConnectInfo<SocketAddr>`; copy it over in front of the nested service (examples/axum-nest):
+///
+/// ```ignore
+/// tower::ServiceBuilder::new()
+///     .map_request(|mut request: axum::extract::Request| {
+///         if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+///             request.extensions_mut().insert(PeerAddr(peer));
+///         }
+///         request
+///     })
+///     .service(server.bytes_service())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        Self(addr)
+    }
+}
+
+/// A type-erased layered service: what a declared layer is applied to and becomes.
+pub(crate) type HttpService = BoxCloneSyncService<http::Request<RequestBody>, Response, BoxError>;
+
+/// What a tower layer wraps: the rest of the pipeline (the whole application for
+/// [`App::layer`](crate::App::layer), the rest of one route for
+/// [`Wirings::add_http_layer`](crate::Wirings::add_http_layer)). It takes a request with any body (a layer may
+/// change the body's type: it is read with the server's limit, deadline and budget all the same), answers
+/// with a [`Response`], and fails only when a layer dropped what the rest of a route needs.
+#[derive(Clone)]
+pub struct PipelineService(HttpService);
+
+impl std::fmt::Debug for PipelineService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PipelineService").finish_non_exhaustive()
+    }
+}
+
+impl<B> Service<http::Request<B>> for PipelineService
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.0.call(request.map(RequestBody::from_body))
+    }
+}
+
+/// A layer as declared (`App::layer`, `Wirings::add_http_layer`): how to wrap a service in it, and its type
+/// name for `info middleware`.
+#[derive(Clone)]
+pub(crate) struct DeclaredLayer {
+    type_name: &'static str,
+    apply: Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>,
+}
+
+impl std::fmt::Debug for DeclaredLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.type_name)
+    }
+}
+
+impl DeclaredLayer {
+    pub(crate) fn new<L, B>(layer: L) -> Self
+    where
+        L: Layer<PipelineService> + Send + Sync + 'static,
+        L::Service: Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<http::Request<RequestBody>>>::Error: Into<BoxError>,
+        <L::Service as Service<http::Request<RequestBody>>>::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            type_name: std::any::type_name::<L>(),
+            apply: Arc::new(move |inner: HttpService| {
+                let layered = layer.layer(PipelineService(inner));
+                HttpService::new(layered.map_response(into_response::<B>).map_err(Into::into))
+            }),
+        }
+    }
+
+    /// `layers` around `inner`, the first outermost.
+    pub(crate) fn stack<'l>(layers: impl DoubleEndedIterator<Item = &'l Self>, inner: HttpService) -> HttpService {
+        layers.rev().fold(inner, |inner, layer| (layer.apply)(inner))
+    }
+
+    /// Its row in `info middleware`: the type's short name, its full name as the configuration.
+    pub(crate) fn info(&self, applied: String) -> MiddlewareInfo {
+        MiddlewareInfo { name: short_type_name(self.type_name), description: self.type_name.to_owned(), applied }
+    }
+}
+
+/// `tower_http::compression::layer::CompressionLayer<a::B>` as `CompressionLayer<B>`.
+fn short_type_name(full: &str) -> String {
+    let mut short = String::with_capacity(full.len());
+    let mut start = 0;
+    let is_path = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    for (at, c) in full.char_indices() {
+        if !is_path(c) {
+            short.push_str(full[start..at].rsplit("::").next().unwrap_or_default());
+            short.push(c);
+            start = at + c.len_utf8();
+        }
+    }
+    short.push_str(full[start..].rsplit("::").next().unwrap_or_default());
+    short
+}
+
+/// A layer's response as the pipeline's: pikku's own body is kept as it is, any other is streamed.
+fn into_response<B>(response: http::Response<B>) -> Response
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (head, body) = response.into_parts();
+    let mut body = Some(body);
+    let any: &mut dyn Any = &mut body;
+    let body = match any.downcast_mut::<Option<Body>>() {
+        Some(own) => own.take().expect("filled above"),
+        // `Bytes` data (a compressed body) is handed over as it is; any other `Buf` is copied into `Bytes`.
+        None => Body::from_body(
+            body.expect("filled above").map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))),
+        ),
+    };
+    http::Response::from_parts(head, body)
+}
+
+/// A layer's error as the JSON error it answers: a [`PikkuError`] as it is, a timeout (tower's or tokio's
+/// `Elapsed`) 504 `GatewayTimeoutError`, anything else 500 (the error is logged, the client gets the generic
+/// message).
+pub(crate) fn layer_error(error: BoxError) -> PikkuError {
+    let error = match error.downcast::<PikkuError>() {
+        Ok(error) => return *error,
+        Err(error) => error,
+    };
+    if error.is::<tower::timeout::error::Elapsed>() || error.is::<tokio::time::error::Elapsed>() {
+        return PikkuError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "GatewayTimeoutError",
+            "the request did not complete within a tower layer's timeout",
+        );
+    }
+    PikkuError::internal(format!("a tower layer failed: {error}"))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The application as a Service
+
+impl<Sv, S, B> Service<http::Request<B>> for Server<Sv, S>
+where
+    Sv: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    /// Always ready: the pipeline holds no per-caller resource.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// The request through the application's layers ([`App::layer`](crate::App::layer)), if any, and its
+    /// pipeline, with the server's body limit, body deadline and budget. The client's address comes from a
+    /// [`PeerAddr`] extension.
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let request = request.map(RequestBody::from_body);
+        match &self.inner.layers {
+            None => {
+                let server = self.clone();
+                Box::pin(async move { Ok(server.pipeline(request).await) })
+            }
+            Some(layers) => Box::pin(through_application_layers(layers.clone(), request).map(Ok)),
+        }
+    }
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> {
+    /// The pipeline for a request handed over as a `Service` call: the peer from [`PeerAddr`], the body's
+    /// deadline from now, as the server sets them for a request it read.
+    fn pipeline(&self, request: http::Request<RequestBody>) -> impl Future<Output = Response> + Send + '_ {
+        let config = &self.inner.config;
+        let client_addr = request
+            .extensions()
+            .get::<PeerAddr>()
+            .map(|peer| resolve_client_addr(peer.0.ip(), request.headers(), &config.trusted_proxies));
+        let body_deadline =
+            (!request.body().is_end_stream()).then(|| tokio::time::Instant::now() + config.body_read_timeout);
+        dispatch(&self.inner.registry, &self.inner.services, request, Arrival { client_addr, body_deadline })
+    }
+
+    /// This application as a `Service` whose response body has `Bytes` data, which is what axum's
+    /// `IntoResponse` asks of a nested service (`Router::nest_service`, `fallback_service`,
+    /// `route_service`); otherwise the same as the `Service` impl of `Server`.
+    pub fn bytes_service(&self) -> BytesService<Sv, S> {
+        BytesService { server: self.clone() }
+    }
+}
+
+/// The application's layers, then its pipeline. The request's id is settled first, so that an error of a
+/// layer (a timeout around the whole application) carries the id the pipeline would have used. A panic in
+/// a layer is a 500 for its request only, as one in a middleware is.
+async fn through_application_layers(layers: HttpService, mut request: http::Request<RequestBody>) -> Response {
+    let request_id = RequestId::from_headers(request.headers());
+    request.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
+    let mut response = match CatchUnwind(layers.oneshot(request)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => layer_error(error).into_response(&request_id),
+        Err(panic) => PikkuError::internal(format!("a tower layer panicked: {}", panic_message(&*panic)))
+            .into_response(&request_id),
+    };
+    // Also on an answer a layer gave by itself.
+    response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
+    response
+}
+
+/// The innermost service of the application's layers: the pipeline.
+struct ApplicationRest<Sv, S> {
+    server: Weak<ServerInner<Sv, S>>,
+}
+
+impl<Sv, S> Clone for ApplicationRest<Sv, S> {
+    fn clone(&self) -> Self {
+        Self { server: Weak::clone(&self.server) }
+    }
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Service<http::Request<RequestBody>>
+    for ApplicationRest<Sv, S>
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let server = self.server.upgrade();
+        Box::pin(async move {
+            let inner = server.ok_or_else(server_gone)?;
+            Ok(Server { inner }.pipeline(request).await)
+        })
+    }
+}
+
+/// The application's layers around its pipeline (`None` without any). The stack refers to the server
+/// weakly: the server owns it.
+pub(crate) fn application_stack<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    server: &Weak<ServerInner<Sv, S>>,
+    layers: &[DeclaredLayer],
+) -> Option<HttpService> {
+    if layers.is_empty() {
+        return None;
+    }
+    Some(DeclaredLayer::stack(layers.iter(), HttpService::new(ApplicationRest { server: Weak::clone(server) })))
+}
+
+fn server_gone() -> BoxError {
+    PikkuError::internal("the application was dropped while a request was inside its tower layers").into()
+}
+
+/// The per-connection service of [`Server::serve`]: without application layers, the pipeline exactly as
+/// before they existed (no box, no allocation); with them, the [`Service`] impl with the peer in a
+/// [`PeerAddr`].
+pub(crate) fn connection_service<Sv, S>(
+    server: &Server<Sv, S>,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + 'static
+where
+    Sv: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let server = server.clone();
+    // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
+    let peer_ip: IpAddr = peer.ip().to_canonical();
+    hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        let mut server = server.clone();
+        if server.inner.layers.is_some() {
+            request.extensions_mut().insert(PeerAddr(peer));
+            return Either::Right(Service::call(&mut server, request));
+        }
+        let config = &server.inner.config;
+        let client_addr = resolve_client_addr(peer_ip, request.headers(), &config.trusted_proxies);
+        // Only a request with a body to wait for reads the clock.
+        let body_deadline =
+            (!request.body().is_end_stream()).then(|| tokio::time::Instant::now() + config.body_read_timeout);
+        let arrival = Arrival { client_addr: Some(client_addr), body_deadline };
+        Either::Left(async move {
+            let request = request.map(RequestBody::Incoming);
+            Ok::<_, Infallible>(dispatch(&server.inner.registry, &server.inner.services, request, arrival).await)
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Route layers
+
+/// What the rest of a layered route needs of the request, beyond its head and body: it travels in the
+/// request's extensions through the route's layers.
+#[derive(Clone)]
+pub(crate) struct Continuation {
+    request_id: RequestId,
+    path_params: PathParams,
+    client_addr: Option<IpAddr>,
+    body_deadline: Option<tokio::time::Instant>,
+    /// The URI the request was routed by: the path parameters index its path, so a layer that rewrites
+    /// the URI does not reach the rest of the route (it would not be routed again anyway).
+    uri: Uri,
+}
+
+/// Runs a routed request through its route's layers, the first declared outermost; the innermost runs the
+/// rest of the route. A layer's error is answered as its JSON error.
+pub(crate) fn enter_route_layers(
+    layers: &HttpService,
+    mut head: http::request::Parts,
+    body: RequestBody,
+    request_id: RequestId,
+    path_params: PathParams,
+    arrival: Arrival,
+) -> BoxFuture<'static, Response> {
+    let continuation = Continuation {
+        request_id,
+        path_params,
+        client_addr: arrival.client_addr,
+        body_deadline: arrival.body_deadline,
+        uri: head.uri.clone(),
+    };
+    head.extensions.insert(continuation);
+    let layered = layers.clone().oneshot(http::Request::from_parts(head, body));
+    Box::pin(async move {
+        match layered.await {
+            Ok(response) => response,
+            Err(error) => layer_error(error).into_response(&request_id),
+        }
+    })
+}
+
+/// The innermost service of a route's layers: the rest of the route (its middleware, strategies and
+/// function), given the request's [`Continuation`].
+pub(crate) struct RouteRest<Sv, S> {
+    /// The server, once built (the registry is built first, and owned by it).
+    pub(crate) server: Arc<OnceLock<Weak<ServerInner<Sv, S>>>>,
+    pub(crate) chain: Arc<[SharedMiddleware<Sv, S>]>,
+    pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
+}
+
+impl<Sv, S> Clone for RouteRest<Sv, S> {
+    fn clone(&self) -> Self {
+        Self { server: Arc::clone(&self.server), chain: Arc::clone(&self.chain), endpoint: Arc::clone(&self.endpoint) }
+    }
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Service<http::Request<RequestBody>>
+    for RouteRest<Sv, S>
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+        let (mut head, body) = request.into_parts();
+        let continuation = head.extensions.remove::<Continuation>();
+        let server = self.server.get().and_then(Weak::upgrade);
+        let rest = self.clone();
+        Box::pin(async move {
+            let Some(continuation) = continuation else {
+                return Err(PikkuError::internal(
+                    "a tower layer of this route dropped the request's extensions, which carry the rest of the route",
+                )
+                .into());
+            };
+            let inner = server.ok_or_else(server_gone)?;
+            head.uri = continuation.uri;
+            let request = Request {
+                head,
+                body,
+                session: None,
+                request_id: continuation.request_id,
+                path_params: continuation.path_params,
+                change_watch: None,
+                client_addr: continuation.client_addr,
+                body_deadline: continuation.body_deadline,
+            };
+            let next = Next { services: &inner.services, chain: &rest.chain, endpoint: &*rest.endpoint };
+            Ok(next.run(request).await)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// axum
+
+/// The application as a `Service` whose response body has `Bytes` data: what
+/// [`Server::bytes_service`] gives, for axum's `Router::nest_service` and friends.
+#[derive(Clone)]
+pub struct BytesService<Sv, S> {
+    server: Server<Sv, S>,
+}
+
+impl<Sv, S> std::fmt::Debug for BytesService<Sv, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BytesService").field("server", &self.server).finish()
+    }
+}
+
+/// The future of [`BytesService`]: the [`Server`]'s, its body's data turned into `Bytes`.
+pub type BytesServiceFuture = Map<
+    BoxFuture<'static, Result<Response, Infallible>>,
+    fn(Result<Response, Infallible>) -> Result<http::Response<BytesBody>, Infallible>,
+>;
+
+impl<Sv, S, B> Service<http::Request<B>> for BytesService<Sv, S>
+where
+    Sv: Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<BytesBody>;
+    type Error = Infallible;
+    type Future = BytesServiceFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let bytes: fn(Result<Response, Infallible>) -> Result<http::Response<BytesBody>, Infallible> =
+            |response| response.map(|response| response.map(BytesBody));
+        self.server.call(request).map(bytes)
+    }
+}
+
+/// A response [`Body`] whose data is `Bytes`: a body's bytes handed over without a copy, except for a
+/// small JSON answer kept inline in the response, which is copied once.
+#[derive(Debug)]
+pub struct BytesBody(Body);
+
+impl BytesBody {
+    /// The body it wraps.
+    pub fn into_inner(self) -> Body {
+        self.0
+    }
+}
+
+impl http_body::Body for BytesBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.0)
+            .poll_frame(cx)
+            .map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(|mut chunk: Chunk| chunk.copy_to_bytes(chunk.remaining())))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_shortened_path_by_path() {
+        assert_eq!(short_type_name("tower::timeout::layer::TimeoutLayer"), "TimeoutLayer");
+        assert_eq!(
+            short_type_name("tower::util::map_response::MapResponseLayer<app::wirings::stamp>"),
+            "MapResponseLayer<stamp>"
+        );
+        assert_eq!(short_type_name("a::B<c::D, (e::F, [g::H; 2])>"), "B<D, (F, [H; 2])>");
+        assert_eq!(short_type_name("app::layers::{{closure}}"), "{{closure}}");
+    }
+
+    #[test]
+    fn requests_stay_sync_whatever_their_body() {
+        fn sync<T: Sync>() {}
+        sync::<Request<()>>();
+        sync::<RequestBody>();
+    }
+
+    #[test]
+    fn layer_errors_become_their_json_errors() {
+        let pikku: BoxError = PikkuError::conflict("taken").into();
+        assert_eq!(layer_error(pikku).status(), StatusCode::CONFLICT);
+        let elapsed: BoxError = tower::timeout::error::Elapsed::new().into();
+        let timeout = layer_error(elapsed);
+        assert_eq!((timeout.status(), timeout.name()), (StatusCode::GATEWAY_TIMEOUT, "GatewayTimeoutError"));
+        let other: BoxError = "disk on fire".into();
+        let other = layer_error(other);
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(other.message().contains("disk on fire"), "the detail is logged: {}", other.message());
+    }
+}
