@@ -457,9 +457,14 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Service<http::
 
 /// The application as a `Service` whose response body has `Bytes` data: what
 /// [`Server::bytes_service`] gives, for axum's `Router::nest_service` and friends.
-#[derive(Clone)]
 pub struct BytesService<Sv, S> {
     server: Server<Sv, S>,
+}
+
+impl<Sv, S> Clone for BytesService<Sv, S> {
+    fn clone(&self) -> Self {
+        Self { server: self.server.clone() }
+    }
 }
 
 impl<Sv, S> std::fmt::Debug for BytesService<Sv, S> {
