@@ -164,6 +164,20 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     /// [`PikkuError`](crate::PikkuError) as it is, a timeout (`tower::timeout::error::Elapsed`) 504
     /// `GatewayTimeoutError`, anything else 500 (docs/tower.md). For the routes of one pattern only, see
     /// [`Wirings::add_http_layer`](crate::Wirings::add_http_layer).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # use pikku_runtime::App;
+    /// # #[derive(Clone)] struct Session;
+    /// # struct Services;
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     App::<Services, Session>::new()
+    ///         // Every request, whatever its route, answers within 30 s (504 `GatewayTimeoutError` past it).
+    ///         .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(30)))
+    ///         .run(|| async { Ok::<_, std::convert::Infallible>(Services) })
+    /// }
+    /// ```
     #[must_use]
     pub fn layer<L, B>(mut self, layer: L) -> Self
     where

@@ -37,22 +37,43 @@ use crate::response::{Body, BoxError, Chunk, Response};
 use crate::server::{Server, ServerInner};
 
 /// The connection's peer, put in a request's extensions by whoever serves the application through its
-/// [`Service`] impl: pikku-rs resolves the client's address from it as its own server does (through
+/// `Service` impl: pikku-rs resolves the client's address from it as its own server does (through
 /// [`ServerConfig::trusted_proxies`](crate::ServerConfig::trusted_proxies)), and
 /// [`Request::client_addr`](crate::Request::client_addr) is `None` without it.
 ///
-/// An axum application served with `into_make_service_with_connect_info::<SocketAddr>()` has the peer as
-/// `ConnectInfo<SocketAddr>`; copy it over in front of the nested service (examples/axum-nest):
+/// An axum application served with `into_make_service_with_connect_info::<SocketAddr>()` knows the peer as
+/// `ConnectInfo<SocketAddr>`: copy it into a `PeerAddr` in front of the nested application (a
+/// `map_request`, as `examples/axum-nest` does).
 ///
-/// ```ignore
-/// tower::ServiceBuilder::new()
-///     .map_request(|mut request: axum::extract::Request| {
-///         if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-///             request.extensions_mut().insert(PeerAddr(peer));
-///         }
-///         request
-///     })
-///     .service(server.bytes_service())
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use pikku::prelude::*;
+/// use tower::ServiceExt as _;
+///
+/// pub struct Services;
+/// #[derive(Clone)]
+/// pub struct Session;
+///
+/// #[pikku_func(auth = false)]
+/// async fn whence(_: &Services, _: (), ctx: &OptionalContext<Session>) -> Result<String, PikkuError> {
+///     Ok(ctx.client_addr().map_or_else(|| "unknown".into(), |addr| addr.to_string()))
+/// }
+///
+/// #[pikku_wiring]
+/// fn routes(w: &mut Wirings<Services, Session>) {
+///     w.get("/whence", whence);
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let server = App::<Services, Session>::new().build(Services).expect("the application starts");
+/// // Any body type: here http-body-util's `Full`.
+/// let mut request = http::Request::get("/whence").body(Full::new(Bytes::new())).unwrap();
+/// request.extensions_mut().insert(pikku::PeerAddr("192.0.2.7:50000".parse().unwrap()));
+/// let response = server.oneshot(request).await.expect("infallible");
+/// assert_eq!(response.status(), 200);
+/// assert!(response.headers().contains_key("x-request-id"));
+/// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PeerAddr(pub SocketAddr);
@@ -548,6 +569,49 @@ mod tests {
         );
         assert_eq!(short_type_name("a::B<c::D, (e::F, [g::H; 2])>"), "B<D, (F, [H; 2])>");
         assert_eq!(short_type_name("app::layers::{{closure}}"), "{{closure}}");
+    }
+
+    async fn bytes_of(body: Body) -> Vec<Bytes> {
+        let mut body = BytesBody(body);
+        let mut frames = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            frames.push(frame.expect("no error").into_data().expect("data"));
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn bytes_bodies_hand_shared_bytes_over_and_copy_only_inline_ones() {
+        static SHARED: &[u8] = b"shared bytes, handed over as they are";
+        let frames = bytes_of(Body::new(Bytes::from_static(SHARED))).await;
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].as_ptr(), SHARED.as_ptr(), "no copy");
+
+        let large = vec![b'v'; 300];
+        let at = large.as_ptr();
+        let frames = bytes_of(Body::new(large)).await;
+        assert_eq!((frames[0].len(), frames[0].as_ptr()), (300, at), "the Vec itself");
+
+        let inline = crate::response::json_response(StatusCode::OK, &"small").expect("JSON");
+        let frames = bytes_of(inline.into_body()).await;
+        assert_eq!(frames.concat(), br#""small""#);
+    }
+
+    #[tokio::test]
+    async fn request_bodies_are_kept_or_boxed_by_type() {
+        let own = RequestBody::from_body(RequestBody::Buffered(Bytes::from_static(b"{}")));
+        assert!(matches!(&own, RequestBody::Buffered(bytes) if &bytes[..] == b"{}"), "{own:?}");
+        let foreign = RequestBody::from_body(http_body_util::Full::new(Bytes::from_static(b"abc")));
+        assert!(matches!(foreign, RequestBody::Boxed(_)), "{foreign:?}");
+        assert!(!foreign.is_end_stream());
+        assert_eq!(foreign.collect().await.expect("a body").to_bytes(), "abc");
+        let empty = RequestBody::from_body(http_body_util::Empty::<Bytes>::new());
+        assert!(empty.is_end_stream() && empty.size_hint().exact() == Some(0));
+
+        // A buffered body read as a body: its bytes once, then the end.
+        let buffered = RequestBody::Buffered(Bytes::from_static(b"xyz"));
+        assert_eq!(buffered.size_hint().exact(), Some(3));
+        assert_eq!(buffered.collect().await.expect("a body").to_bytes(), "xyz");
     }
 
     #[test]

@@ -226,6 +226,33 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     /// A response body the layer changes is streamed; an error it returns is the JSON error: a
     /// [`PikkuError`](crate::PikkuError) as it is, a timeout (`tower::timeout::error::Elapsed`) 504
     /// `GatewayTimeoutError`, anything else 500 (docs/tower.md).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pikku::prelude::*;
+    ///
+    /// pub struct Services;
+    /// #[derive(Clone)]
+    /// pub struct Session;
+    ///
+    /// #[pikku_func(auth = false)]
+    /// async fn daily(_: &Services, _: (), _: &OptionalContext<Session>) -> Result<&'static str, PikkuError> {
+    ///     Ok("all quiet")
+    /// }
+    ///
+    /// #[pikku_wiring]
+    /// fn reports(w: &mut Wirings<Services, Session>) {
+    ///     w.get("/reports/daily", daily);
+    ///     // The whole route (its middleware, the body, the function) within 5 s.
+    ///     w.add_http_layer("/reports/*", tower::timeout::TimeoutLayer::new(Duration::from_secs(5)));
+    /// }
+    ///
+    /// # fn main() {
+    /// let registry = App::<Services, Session>::new().registry().expect("the wirings are consistent");
+    /// let layer = &registry.middleware[0];
+    /// assert_eq!((layer.name.as_str(), layer.applied.as_str()), ("TimeoutLayer", "tower layer /reports/*"));
+    /// # }
+    /// ```
     pub fn add_http_layer<L, B>(&mut self, pattern: &str, layer: L)
     where
         L: Layer<PipelineService> + Send + Sync + 'static,
