@@ -18,7 +18,7 @@ use crate::middleware::RequestBody;
 use crate::registry::{Registry, StartupError};
 use crate::response::BoxError;
 use crate::server::{Server, ServerConfig, ServerInner};
-use crate::service::{application_stack, DeclaredLayer, PipelineService};
+use crate::service::{application_layers, ApplicationService, DeclaredLayer, PipelineService};
 
 /// An application of services `Sv` and session `S`, before start.
 ///
@@ -34,12 +34,14 @@ pub struct App<Sv, S> {
     config: ServerConfig,
     /// `App::layer`, in the order declared (the first outermost).
     layers: Vec<DeclaredLayer>,
+    /// How the layers are put around the pipeline, once there are any (see `service::application_layers`).
+    wrap: Option<fn(&Weak<ServerInner<Sv, S>>, &[DeclaredLayer]) -> ApplicationService>,
     types: PhantomData<fn() -> (Sv, S)>,
 }
 
 impl<Sv, S> Default for App<Sv, S> {
     fn default() -> Self {
-        Self { config: ServerConfig::default(), layers: Vec::new(), types: PhantomData }
+        Self { config: ServerConfig::default(), layers: Vec::new(), wrap: None, types: PhantomData }
     }
 }
 
@@ -189,6 +191,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         B::Error: Into<BoxError>,
     {
         self.layers.push(DeclaredLayer::new(layer));
+        self.wrap = Some(application_layers::<Sv, S>);
         self
     }
 
@@ -212,7 +215,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         let inner = Arc::new_cyclic(|server| {
             // The innermost services of the layers run the pipeline of this server, which owns them.
             let _ = registry.server.set(Weak::clone(server));
-            let layers = application_stack(server, &self.layers);
+            let layers = self.wrap.map(|wrap| wrap(server, &self.layers));
             ServerInner { registry, services, config: self.config, layers }
         });
         Ok(Server { inner })

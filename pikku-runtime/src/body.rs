@@ -14,7 +14,7 @@ use http::{header, HeaderMap, HeaderValue, Method};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::PikkuError;
-use crate::middleware::{Request, RequestBody};
+use crate::middleware::{BoxedBody, Request, RequestBody};
 
 /// What `Retry-After` says when the body budget is spent: bodies in flight finish or time out within
 /// seconds, so a prompt retry is likely to find room.
@@ -152,8 +152,7 @@ pub(crate) async fn read_json_body<'b, S>(
         }
         // Another server's body (an application nesting this one as a tower `Service`): the same rules.
         RequestBody::Boxed(body) => {
-            let arriving = Arriving { body: body.into_inner(), deadline: request.body_deadline, stalled: None };
-            let (bytes, charge) = collect_limited(arriving, BudgetCharge::new(rules)).await?;
+            let (bytes, charge) = collect_boxed(body, request.body_deadline, rules).await?;
             (bytes, Some(charge))
         }
     };
@@ -226,6 +225,18 @@ where
         }
     }
     Ok((single.unwrap_or_else(|| joined.freeze()), charge))
+}
+
+/// [`collect_limited`] for a boxed body, in a future of its own: its state and code stay out of every
+/// endpoint's future, which the body of a request read from the network must not pay for.
+#[inline(never)]
+fn collect_boxed(
+    body: BoxedBody,
+    deadline: Option<Instant>,
+    rules: &BodyRules,
+) -> Pin<Box<dyn std::future::Future<Output = Result<(Bytes, BudgetCharge<'_>), PikkuError>> + Send + '_>> {
+    let arriving = Arriving { body: body.into_inner(), deadline, stalled: None };
+    Box::pin(collect_limited(arriving, BudgetCharge::new(rules)))
 }
 
 /// 408 for a body that did not arrive in time. `Connection: close` makes hyper close the connection after

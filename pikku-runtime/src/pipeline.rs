@@ -14,7 +14,6 @@ use crate::panic::{panic_message, CatchUnwind};
 use crate::registry::Registry;
 use crate::request_id::{RequestId, REQUEST_ID_HEADER_NAME};
 use crate::response::Response;
-use crate::service::enter_route_layers;
 
 /// What the server knows of a request beyond its head and body.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,7 +50,6 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
         let outcome = match routed {
             Ok(Routed::Answered(response)) => Ok(response),
             Ok(Routed::Running(rest)) => CatchUnwind(rest).instrument(span).await,
-            Ok(Routed::Layered(layered)) => CatchUnwind(layered).instrument(span).await,
             Err(panic) => Err(panic),
         };
         let mut response = outcome.unwrap_or_else(|panic| {
@@ -63,12 +61,10 @@ pub(crate) fn dispatch<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + '
     }
 }
 
-/// A request after routing: answered already (404, 405), on its way through the onion, or through its
-/// route's tower layers (`add_http_layer`), which run the onion inside.
+/// A request after routing: answered already (404, 405), or on its way through the onion.
 enum Routed<'a, Sv, S> {
     Answered(Response),
     Running(NextFuture<'a, Sv, S>),
-    Layered(crate::middleware::BoxFuture<'static, Response>),
 }
 
 fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
@@ -92,9 +88,6 @@ fn route<'a, Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     // The router hands out the values in template order, as slices of `path`; the route's names are in
     // the same order.
     let path_params = PathParams::new(entry.params.clone(), path, matched.params.iter().map(|(_, value)| value));
-    if let Some(layers) = &target.layers {
-        return Routed::Layered(enter_route_layers(layers, head, body, request_id, path_params, arrival));
-    }
     let request = Request {
         head,
         body,

@@ -13,7 +13,7 @@ use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
 use crate::server::{ServerConfig, ServerInner};
-use crate::service::{DeclaredLayer, HttpService, RouteRest};
+use crate::service::{DeclaredLayer, RouteRest};
 use crate::wiring::{SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
@@ -157,8 +157,6 @@ pub(crate) fn pattern_matches(pattern: &str, template: &Template) -> bool {
 pub(crate) struct RouteTarget<Sv, S> {
     pub(crate) chain: Box<[SharedMiddleware<Sv, S>]>,
     pub(crate) endpoint: Arc<dyn Endpoint<Sv, S>>,
-    /// The route's tower layers (`add_http_layer`) around the rest of it, `None` without any.
-    pub(crate) layers: Option<HttpService>,
 }
 
 pub(crate) struct PathEntry<Sv, S> {
@@ -369,20 +367,22 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             chain.extend(route.middleware.iter().cloned());
             chain.extend(function.middleware.iter().cloned());
 
-            // Outside everything else of the route, in declaration order.
-            let mut route_layers = wirings.layers.iter().filter(|d| pattern_matches(&d.pattern, &template)).peekable();
-            let layers = route_layers.peek().is_some().then(|| {
-                let rest = RouteRest {
-                    server: Arc::clone(&server),
-                    chain: chain.iter().cloned().collect(),
-                    endpoint: Arc::clone(&function.endpoint),
-                };
-                DeclaredLayer::stack(route_layers.map(|d| &d.layer), HttpService::new(rest))
-            });
-            paths[index].methods.push((
-                route.method.clone(),
-                RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint), layers },
-            ));
+            // Tower layers go outside everything else of the route, in declaration order: the route then runs
+            // them in place of its chain and function, which they wrap.
+            let layers: Vec<&DeclaredLayer> =
+                wirings.layers.iter().filter(|d| pattern_matches(&d.pattern, &template)).map(|d| &d.layer).collect();
+            let target = match wirings.route_layers.filter(|_| !layers.is_empty()) {
+                Some(route_layers) => {
+                    let rest = RouteRest {
+                        server: Arc::clone(&server),
+                        chain: chain.into(),
+                        endpoint: Arc::clone(&function.endpoint),
+                    };
+                    RouteTarget { chain: Box::default(), endpoint: route_layers(rest, &layers) }
+                }
+                None => RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
+            };
+            paths[index].methods.push((route.method.clone(), target));
             routes_of.entry(function.def.id).or_default().push(format!("{} {}", route.method, route.template));
         }
 

@@ -109,7 +109,7 @@ pub(crate) struct ServerInner<Sv, S> {
     pub(crate) services: Sv,
     pub(crate) config: ServerConfig,
     /// The tower layers around the whole application (`App::layer`), `None` without any.
-    pub(crate) layers: Option<crate::service::HttpService>,
+    pub(crate) layers: Option<crate::service::ApplicationService>,
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> {

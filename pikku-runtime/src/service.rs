@@ -28,7 +28,7 @@ use tower::{Layer, Service, ServiceExt as _};
 use crate::client_addr::resolve_client_addr;
 use crate::error::PikkuError;
 use crate::input::PathParams;
-use crate::middleware::{BoxFuture, Endpoint, Next, Request, RequestBody, SharedMiddleware};
+use crate::middleware::{BoxFuture, Endpoint, Next, Reply, Request, RequestBody, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::pipeline::{dispatch, Arrival};
 use crate::registry::MiddlewareInfo;
@@ -86,6 +86,9 @@ impl From<SocketAddr> for PeerAddr {
 
 /// A type-erased layered service: what a declared layer is applied to and becomes.
 pub(crate) type HttpService = BoxCloneSyncService<http::Request<RequestBody>, Response, BoxError>;
+
+/// The application's layers around its pipeline, answering every request (their errors answered as JSON).
+pub(crate) type ApplicationService = BoxCloneSyncService<http::Request<RequestBody>, Response, Infallible>;
 
 /// What a tower layer wraps: the rest of the pipeline (the whole application for
 /// [`App::layer`](crate::App::layer), the rest of one route for
@@ -245,7 +248,7 @@ where
                 let server = self.clone();
                 Box::pin(async move { Ok(server.pipeline(request).await) })
             }
-            Some(layers) => Box::pin(through_application_layers(layers.clone(), request).map(Ok)),
+            Some(layers) => Box::pin(layers.clone().oneshot(request)),
         }
     }
 }
@@ -272,21 +275,39 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
     }
 }
 
-/// The application's layers, then its pipeline. The request's id is settled first, so that an error of a
-/// layer (a timeout around the whole application) carries the id the pipeline would have used. A panic in
-/// a layer is a 500 for its request only, as one in a middleware is.
-async fn through_application_layers(layers: HttpService, mut request: http::Request<RequestBody>) -> Response {
-    let request_id = RequestId::from_headers(request.headers());
-    request.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
-    let mut response = match CatchUnwind(layers.oneshot(request)).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => layer_error(error).into_response(&request_id),
-        Err(panic) => PikkuError::internal(format!("a tower layer panicked: {}", panic_message(&*panic)))
-            .into_response(&request_id),
-    };
-    // Also on an answer a layer gave by itself.
-    response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
-    response
+/// The application's layers, answering: the request's id is settled first, so that an error of a layer (a
+/// timeout around the whole application) carries the id the pipeline would have used, and a panic in a layer
+/// is a 500 for its request only, as one in a middleware is.
+#[derive(Clone)]
+struct ApplicationLayers {
+    stack: HttpService,
+}
+
+impl Service<http::Request<RequestBody>> for ApplicationLayers {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
+        let request_id = RequestId::from_headers(request.headers());
+        request.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
+        let layered = self.stack.clone().oneshot(request);
+        Box::pin(async move {
+            let mut response = match CatchUnwind(layered).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => layer_error(error).into_response(&request_id),
+                Err(panic) => PikkuError::internal(format!("a tower layer panicked: {}", panic_message(&*panic)))
+                    .into_response(&request_id),
+            };
+            // Also on an answer a layer gave by itself.
+            response.headers_mut().insert(REQUEST_ID_HEADER_NAME.clone(), request_id.to_header_value());
+            Ok(response)
+        })
+    }
 }
 
 /// The innermost service of the application's layers: the pipeline.
@@ -320,16 +341,18 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Service<http::
     }
 }
 
-/// The application's layers around its pipeline (`None` without any). The stack refers to the server
-/// weakly: the server owns it.
-pub(crate) fn application_stack<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+/// The application's `layers` around its pipeline, referring to the server weakly (the server owns them).
+///
+/// Named only by `App::layer`, so that a program without application layers has none of this code: every
+/// caller of the pipeline, or of what it inlines, more changes how it is inlined into the server's
+/// connections, at some 50 to 150 instructions a request (`pikku-runtime/examples/serve_loop.rs` measures
+/// them).
+pub(crate) fn application_layers<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
     server: &Weak<ServerInner<Sv, S>>,
     layers: &[DeclaredLayer],
-) -> Option<HttpService> {
-    if layers.is_empty() {
-        return None;
-    }
-    Some(DeclaredLayer::stack(layers.iter(), HttpService::new(ApplicationRest { server: Weak::clone(server) })))
+) -> ApplicationService {
+    let rest = HttpService::new(ApplicationRest { server: Weak::clone(server) });
+    ApplicationService::new(ApplicationLayers { stack: DeclaredLayer::stack(layers.iter(), rest) })
 }
 
 fn server_gone() -> BoxError {
@@ -355,11 +378,10 @@ where
     let server = server.clone();
     // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
     let peer_ip: IpAddr = peer.ip().to_canonical();
-    hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-        let mut server = server.clone();
-        if server.inner.layers.is_some() {
-            request.extensions_mut().insert(PeerAddr(peer));
-            return Either::Right(Service::call(&mut server, request));
+    hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let server = server.clone();
+        if let Some(layers) = &server.inner.layers {
+            return Either::Right(through_layers(layers, request, peer));
         }
         let config = &server.inner.config;
         let client_addr = resolve_client_addr(peer_ip, request.headers(), &config.trusted_proxies);
@@ -372,6 +394,19 @@ where
             Ok::<_, Infallible>(dispatch(&server.inner.registry, &server.inner.services, request, arrival).await)
         })
     })
+}
+
+/// A request of a connection to an application with layers (its peer in a [`PeerAddr`]). Out of the way of
+/// the plain path, which must not pay for it.
+#[cold]
+#[inline(never)]
+fn through_layers(
+    layers: &ApplicationService,
+    mut request: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> BoxFuture<'static, Result<Response, Infallible>> {
+    request.extensions_mut().insert(PeerAddr(peer));
+    Box::pin(layers.clone().oneshot(request.map(RequestBody::Incoming)))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -390,31 +425,40 @@ pub(crate) struct Continuation {
     uri: Uri,
 }
 
-/// Runs a routed request through its route's layers, the first declared outermost; the innermost runs the
-/// rest of the route. A layer's error is answered as its JSON error.
-pub(crate) fn enter_route_layers(
-    layers: &HttpService,
-    mut head: http::request::Parts,
-    body: RequestBody,
-    request_id: RequestId,
-    path_params: PathParams,
-    arrival: Arrival,
-) -> BoxFuture<'static, Response> {
-    let continuation = Continuation {
-        request_id,
-        path_params,
-        client_addr: arrival.client_addr,
-        body_deadline: arrival.body_deadline,
-        uri: head.uri.clone(),
-    };
-    head.extensions.insert(continuation);
-    let layered = layers.clone().oneshot(http::Request::from_parts(head, body));
-    Box::pin(async move {
-        match layered.await {
-            Ok(response) => response,
-            Err(error) => layer_error(error).into_response(&request_id),
-        }
-    })
+/// What a route with layers runs in place of its middleware and function: its layers, the first declared
+/// outermost, around the rest of the route ([`RouteRest`]). A layer's error is answered as its JSON error.
+///
+/// The route's chain is empty, so the pipeline hands the request straight here, after routing: the plain
+/// path has no branch for layers at all.
+struct RouteLayers {
+    stack: HttpService,
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Endpoint<Sv, S> for RouteLayers {
+    fn call<'a>(&'a self, _services: &'a Sv, request: Request<S>) -> BoxFuture<'a, Reply<S>> {
+        let Request { mut head, body, request_id, path_params, client_addr, body_deadline, .. } = request;
+        let continuation = Continuation { request_id, path_params, client_addr, body_deadline, uri: head.uri.clone() };
+        head.extensions.insert(continuation);
+        let layered = self.stack.clone().oneshot(http::Request::from_parts(head, body));
+        Box::pin(async move {
+            let response = match layered.await {
+                Ok(response) => response,
+                Err(error) => layer_error(error).into_response(&request_id),
+            };
+            // The strategies, inside, have written the session back already.
+            Reply { response, change: None }
+        })
+    }
+}
+
+/// A route's `layers` around the rest of the route. Named only by `add_http_layer`, so a program without
+/// route layers has none of this code (see [`application_layers`]).
+pub(crate) fn route_layers<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(
+    rest: RouteRest<Sv, S>,
+    layers: &[&DeclaredLayer],
+) -> Arc<dyn Endpoint<Sv, S>> {
+    let stack = DeclaredLayer::stack(layers.iter().copied(), HttpService::new(rest));
+    Arc::new(RouteLayers { stack })
 }
 
 /// The innermost service of a route's layers: the rest of the route (its middleware, strategies and
