@@ -379,22 +379,26 @@ async fn a_streamed_foreign_body_is_read_with_the_limit_and_the_deadline() {
     let server = build(App::new().body_limit(LIMIT).body_read_timeout(SHORT));
 
     // In pieces, without a declared length, within the limit.
-    let pieces = [r#"{"te"#, r#"xt":"#, r#""hello"}"#].map(|piece| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(piece))));
+    let pieces = [r#"{"te"#, r#"xt":"#, r#""hello"}"#]
+        .map(|piece| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(piece))));
     let body = StreamBody::new(stream::iter(pieces));
-    let answer = call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
+    let answer =
+        call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
     assert_eq!((answer.status.as_u16(), answer.json()), (200, json!({"length": 5})));
 
     // Past the limit without a declared length: refused as it streams past it.
     let pieces = (0..8).map(|_| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(vec![b' '; LIMIT / 4]))));
     let body = StreamBody::new(stream::iter(pieces));
-    let answer = call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
+    let answer =
+        call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
     answer.assert_error(413, "PayloadTooLargeError");
 
     // A body that stops coming: 408 at the deadline.
     let first = stream::iter([Ok::<_, Infallible>(http_body::Frame::data(Bytes::from_static(b"{")))]);
     let body = StreamBody::new(first.chain(stream::pending()));
     let started = Instant::now();
-    let answer = call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
+    let answer =
+        call(&server, request("POST", "/echo").header("content-type", "application/json").body(body).unwrap()).await;
     answer.assert_error(408, "RequestTimeoutError");
     let waited = started.elapsed();
     assert!(waited >= SHORT - Duration::from_millis(50) && waited < SHORT + Duration::from_secs(2), "{waited:?}");
@@ -455,7 +459,8 @@ async fn the_bytes_service_answers_the_same_with_bytes_data() {
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(value["text"].as_str().map(str::len), Some(3000));
     // A small answer, kept inline in the response, comes out whole too.
-    let response = server.bytes_service().oneshot(request("GET", "/health").body(Full::<Bytes>::default()).unwrap()).await;
+    let response =
+        server.bytes_service().oneshot(request("GET", "/health").body(Full::<Bytes>::default()).unwrap()).await;
     let body = response.expect("infallible").into_body().collect().await.expect("the body").to_bytes();
     assert_eq!(&body[..], br#"{"ok":true}"#);
 }
@@ -496,10 +501,8 @@ async fn application_layers_are_served_over_a_socket() {
 
 #[tokio::test]
 async fn application_layers_keep_the_servers_limits() {
-    let app = TestServer::start(build(
-        layered_app().body_limit(LIMIT).max_header_bytes(8192).body_read_timeout(SHORT),
-    ))
-    .await;
+    let app =
+        TestServer::start(build(layered_app().body_limit(LIMIT).max_header_bytes(8192).body_read_timeout(SHORT))).await;
 
     // Headers past the cap: hyper's 431, before any layer.
     let huge = format!("GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "h".repeat(16 * 1024));
@@ -531,7 +534,9 @@ async fn an_error_of_an_application_layer_is_the_json_error() {
     let server = build(App::new().layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(100))));
     // In-process through the Service impl, and over a socket.
     let started = Instant::now();
-    let answer = call(&server, request("GET", "/slow").header("x-request-id", "slow-1").body(Full::<Bytes>::default()).unwrap()).await;
+    let answer =
+        call(&server, request("GET", "/slow").header("x-request-id", "slow-1").body(Full::<Bytes>::default()).unwrap())
+            .await;
     let body = answer.assert_error(504, "GatewayTimeoutError");
     assert_eq!(body["errorId"], "slow-1");
     assert_eq!(body["message"], "The server could not complete the request");
@@ -558,8 +563,7 @@ async fn a_panic_in_an_application_layer_is_a_500_for_that_request_only() {
 #[test]
 fn info_lists_the_layers_by_type_name_where_they_apply() {
     let registry = layered_app().registry().expect("the application resolves");
-    let rows: Vec<(String, String)> =
-        registry.middleware.iter().map(|m| (m.name.clone(), m.applied.clone())).collect();
+    let rows: Vec<(String, String)> = registry.middleware.iter().map(|m| (m.name.clone(), m.applied.clone())).collect();
     let expect = |name: &str, applied: &str| {
         assert!(rows.contains(&(name.to_owned(), applied.to_owned())), "{name} {applied} in {rows:#?}");
     };
@@ -608,7 +612,10 @@ async fn a_route_layer_timeout_is_a_504_json_error() {
     let body = timed_out.assert_error(504, "GatewayTimeoutError");
     assert_eq!(body["errorId"], "slow-2");
     let waited = started.elapsed();
-    assert!(waited >= ROUTE_TIMEOUT - Duration::from_millis(50) && waited < ROUTE_TIMEOUT + Duration::from_secs(2), "{waited:?}");
+    assert!(
+        waited >= ROUTE_TIMEOUT - Duration::from_millis(50) && waited < ROUTE_TIMEOUT + Duration::from_secs(2),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -635,7 +642,10 @@ async fn a_route_layer_may_change_the_request_body_type() {
     // And through the Service impl with a foreign body.
     let answer = call(
         &server,
-        request("POST", "/api/echo").header("content-type", "application/json").body(full(r#"{"text":"hey"}"#)).unwrap(),
+        request("POST", "/api/echo")
+            .header("content-type", "application/json")
+            .body(full(r#"{"text":"hey"}"#))
+            .unwrap(),
     )
     .await;
     assert_eq!((answer.status.as_u16(), answer.json()), (200, json!({"length": 3})));

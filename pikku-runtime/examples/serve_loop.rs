@@ -1,20 +1,23 @@
 //! Instructions per request through `Server::serve` over a loopback socket (callgrind), for the cost of the
 //! serving path itself, which `bench/instructions.sh` (in-process, `Server::dispatch`) does not see:
 //!
-//! `serve_loop <count> [plain|layered]`
+//! `serve_loop <count>` (`serve_loop_layered <count>`: the same behind a tower layer that does nothing, for
+//! the cost of `App::layer` itself; a program of its own, since a program that names `App::layer` at all
+//! compiles the layers' code beside the plain path)
 //!
 //! One keep-alive connection, `count` sequential `GET /health`; the client writes raw bytes and reads the
-//! response by its `Content-Length`, so it costs the same whatever the server does. Count it with
+//! response by its `Content-Length`, so it costs the same whatever the server does. Build with
+//! `cargo build --profile bench-release -p pikku-runtime --examples`, count with
 //! `valgrind --tool=callgrind target/bench-release/examples/serve_loop <count>` at 0 and at N, and take
 //! (instructions(N) - instructions(0)) / N.
 
 use pikku::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Services;
+pub(crate) struct Services;
 
 #[derive(Clone)]
-struct Session;
+pub(crate) struct Session;
 
 #[pikku_func(auth = false)]
 async fn health(_: &Services, _: (), _: &OptionalContext<Session>) -> Result<&'static str, PikkuError> {
@@ -26,10 +29,15 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/health", health);
 }
 
+// `serve_loop_layered` includes this file and calls `run` only.
+#[allow(dead_code)]
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let count: u32 = args.next().and_then(|n| n.parse().ok()).expect("usage: serve_loop <count> [plain|layered]");
-    let app = App::<Services, Session>::new();
+    run(App::new());
+}
+
+/// Serves `app` on a loopback port and sends it the count of requests the command line gives.
+pub(crate) fn run(app: App<Services, Session>) {
+    let count: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).expect("usage: serve_loop <count>");
     let server = app.build(Services).expect("the application starts");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async move {

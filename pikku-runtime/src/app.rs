@@ -18,7 +18,7 @@ use crate::middleware::RequestBody;
 use crate::registry::{Registry, StartupError};
 use crate::response::BoxError;
 use crate::server::{Server, ServerConfig, ServerInner};
-use crate::service::{application_layers, ApplicationService, DeclaredLayer, PipelineService};
+use crate::service::{application_layers, ApplicationLayersFn, DeclaredLayer, PipelineService};
 
 /// An application of services `Sv` and session `S`, before start.
 ///
@@ -35,7 +35,7 @@ pub struct App<Sv, S> {
     /// `App::layer`, in the order declared (the first outermost).
     layers: Vec<DeclaredLayer>,
     /// How the layers are put around the pipeline, once there are any (see `service::application_layers`).
-    wrap: Option<fn(&Weak<ServerInner<Sv, S>>, &[DeclaredLayer]) -> ApplicationService>,
+    wrap: Option<ApplicationLayersFn<Sv, S>>,
     types: PhantomData<fn() -> (Sv, S)>,
 }
 

@@ -14,7 +14,7 @@ use http::{header, HeaderMap, HeaderValue, Method};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::PikkuError;
-use crate::middleware::{BoxedBody, Request, RequestBody};
+use crate::middleware::{BoxFuture, BoxedBody, Request, RequestBody};
 
 /// What `Retry-After` says when the body budget is spent: bodies in flight finish or time out within
 /// seconds, so a prompt retry is likely to find room.
@@ -180,7 +180,10 @@ where
     B::Error: std::fmt::Display,
 {
     /// The next frame (`None` at the end), or 408 once the deadline has passed.
-    fn poll_frame(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<Option<http_body::Frame<Bytes>>, PikkuError>> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<Option<http_body::Frame<Bytes>>, PikkuError>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(
                 frame.transpose().map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}"))),
@@ -234,7 +237,7 @@ fn collect_boxed(
     body: BoxedBody,
     deadline: Option<Instant>,
     rules: &BodyRules,
-) -> Pin<Box<dyn std::future::Future<Output = Result<(Bytes, BudgetCharge<'_>), PikkuError>> + Send + '_>> {
+) -> BoxFuture<'_, Result<(Bytes, BudgetCharge<'_>), PikkuError>> {
     let arriving = Arriving { body: body.into_inner(), deadline, stalled: None };
     Box::pin(collect_limited(arriving, BudgetCharge::new(rules)))
 }

@@ -44,6 +44,7 @@ pub enum RequestBody {
 impl RequestBody {
     /// Any body as a request body: hyper's `Incoming` and a `RequestBody` stay what they are (a check of the
     /// type, resolved at compile time: no allocation), any other type is boxed.
+    #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
     pub fn from_body<B>(body: B) -> Self
     where
         B: http_body::Body + Send + 'static,

@@ -3,10 +3,12 @@
 //! pattern matches (`Wirings::add_http_layer`).
 //!
 //! Layers are erased once, at start-up, into boxed clonable services; each layer's inner service is a
-//! [`PipelineService`], which takes any request body, so a layer may change the body's type. What a route layer
-//! wraps is the rest of that route's pipeline: `dispatch` routes the request, puts what the rest needs into the
-//! request's extensions ([`Continuation`]) and calls the route's layers; the innermost service ([`RouteRest`])
-//! takes it out and runs the onion. A plain route, and a server without application layers, never come here.
+//! [`PipelineService`], which takes any request body, so a layer may change the body's type. A route with
+//! layers has them as its endpoint ([`RouteLayers`]) and an empty chain: once routed, its request goes
+//! through the layers carrying what the rest of the route needs in its extensions ([`Continuation`]), and
+//! the innermost service ([`RouteRest`]) takes it out and runs the route's onion. The pipeline itself has no
+//! branch for layers, and the code for them is compiled only into programs that declare some: every caller
+//! of the pipeline more changes how it is inlined into the server's connections.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -195,7 +197,8 @@ where
         Some(own) => own.take().expect("filled above"),
         // `Bytes` data (a compressed body) is handed over as it is; any other `Buf` is copied into `Bytes`.
         None => Body::from_body(
-            body.expect("filled above").map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))),
+            body.expect("filled above")
+                .map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))),
         ),
     };
     http::Response::from_parts(head, body)
@@ -340,6 +343,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Service<http::
         })
     }
 }
+
+/// [`application_layers`], as `App` keeps it.
+pub(crate) type ApplicationLayersFn<Sv, S> = fn(&Weak<ServerInner<Sv, S>>, &[DeclaredLayer]) -> ApplicationService;
 
 /// The application's `layers` around its pipeline, referring to the server weakly (the server owns them).
 ///
@@ -586,9 +592,11 @@ impl http_body::Body for BytesBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.0)
-            .poll_frame(cx)
-            .map(|frame| frame.map(|frame| frame.map(|frame| frame.map_data(|mut chunk: Chunk| chunk.copy_to_bytes(chunk.remaining())))))
+        Pin::new(&mut self.0).poll_frame(cx).map(|frame| {
+            frame.map(|frame| {
+                frame.map(|frame| frame.map_data(|mut chunk: Chunk| chunk.copy_to_bytes(chunk.remaining())))
+            })
+        })
     }
 
     fn is_end_stream(&self) -> bool {

@@ -128,7 +128,11 @@ mod functions {
     }
 
     #[pikku_func(auth = false, description = "A report: slow to build, large to send")]
-    pub async fn report(services: &Services, data: ReportName, _: &OptionalContext<Session>) -> Result<Report, PikkuError> {
+    pub async fn report(
+        services: &Services,
+        data: ReportName,
+        _: &OptionalContext<Session>,
+    ) -> Result<Report, PikkuError> {
         tokio::time::sleep(services.report_work).await;
         let lines = (1..=200).map(|n| format!("{} line {n}: all quiet", data.name)).collect();
         Ok(Report { name: data.name, lines })

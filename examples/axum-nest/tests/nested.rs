@@ -105,7 +105,8 @@ async fn gzip_is_negotiated_around_the_whole_application() {
     let plain = send(&app, get("/api/reports/daily")).await;
     assert_eq!(plain.status, 200);
     assert_eq!(plain.header("content-encoding"), None);
-    let request = Request::get("/api/reports/daily").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let request =
+        Request::get("/api/reports/daily").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
     let gzipped = send(&app, request).await;
     assert_eq!(gzipped.status, 200);
     assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
@@ -150,10 +151,15 @@ async fn a_body_in_axums_type_reaches_the_function_with_the_client_address() {
 async fn the_body_limit_applies_to_axums_body() {
     let app = application(Duration::ZERO);
     let oversize = format!(r#"{{"text":"{}"}}"#, "a".repeat(BODY_LIMIT));
-    let declared = post_json("/api/notes").header(header::CONTENT_LENGTH, oversize.len()).body(Body::from(oversize.clone()));
+    let declared =
+        post_json("/api/notes").header(header::CONTENT_LENGTH, oversize.len()).body(Body::from(oversize.clone()));
     send(&app, declared.unwrap()).await.assert_error(413, "PayloadTooLargeError");
     // Streamed past the limit without a declared length.
-    let pieces = oversize.into_bytes().chunks(1024).map(|piece| Ok::<_, std::io::Error>(Bytes::copy_from_slice(piece))).collect::<Vec<_>>();
+    let pieces = oversize
+        .into_bytes()
+        .chunks(1024)
+        .map(|piece| Ok::<_, std::io::Error>(Bytes::copy_from_slice(piece)))
+        .collect::<Vec<_>>();
     let body = Body::from_stream(futures_util::stream::iter(pieces));
     send(&app, post_json("/api/notes").body(body).unwrap()).await.assert_error(413, "PayloadTooLargeError");
 }
