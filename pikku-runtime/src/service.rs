@@ -365,9 +365,8 @@ fn server_gone() -> BoxError {
     PikkuError::internal("the application was dropped while a request was inside its tower layers").into()
 }
 
-/// The per-connection service of [`Server::serve`]: without application layers, the pipeline exactly as
-/// before they existed (no box, no allocation); with them, the [`Service`] impl with the peer in a
-/// [`PeerAddr`].
+/// The per-connection service of [`Server::serve`]: without application layers, the pipeline as before they
+/// existed (no box, no allocation); with them, the layers, the peer in a [`PeerAddr`].
 pub(crate) fn connection_service<Sv, S>(
     server: &Server<Sv, S>,
     peer: SocketAddr,
