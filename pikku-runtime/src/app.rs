@@ -6,15 +6,19 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ipnet::IpNet;
+use tower::{Layer, Service};
 
 use crate::info;
+use crate::middleware::RequestBody;
 use crate::registry::{Registry, StartupError};
+use crate::response::BoxError;
 use crate::server::{Server, ServerConfig, ServerInner};
+use crate::service::{application_layers, ApplicationLayersFn, DeclaredLayer, PipelineService};
 
 /// An application of services `Sv` and session `S`, before start.
 ///
@@ -28,12 +32,16 @@ use crate::server::{Server, ServerConfig, ServerInner};
 /// ```
 pub struct App<Sv, S> {
     config: ServerConfig,
+    /// `App::layer`, in the order declared (the first outermost).
+    layers: Vec<DeclaredLayer>,
+    /// How the layers are put around the pipeline, once there are any (see `service::application_layers`).
+    wrap: Option<ApplicationLayersFn<Sv, S>>,
     types: PhantomData<fn() -> (Sv, S)>,
 }
 
 impl<Sv, S> Default for App<Sv, S> {
     fn default() -> Self {
-        Self { config: ServerConfig::default(), types: PhantomData }
+        Self { config: ServerConfig::default(), layers: Vec::new(), wrap: None, types: PhantomData }
     }
 }
 
@@ -223,12 +231,55 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         }
     }
 
+    /// A tower layer around the whole application (tower-http's `CompressionLayer`, `TraceLayer`, a
+    /// `TimeoutLayer`, ...): every request goes through it before routing, so it sees 404s and 405s too.
+    /// Layers stack: the first added is the outermost. [`run`](Self::run), [`Server::serve`] and the
+    /// [`Server`]'s `Service` impl apply them, inside the server's limits (header size, body limit, body
+    /// deadline and budget, connections, write deadline), which hold as without layers. Without any, the
+    /// server serves exactly as before they existed: no box, no allocation.
+    ///
+    /// A response body the layer changes is streamed; an error it returns is the JSON error: a
+    /// [`PikkuError`](crate::PikkuError) as it is, a timeout (`tower::timeout::error::Elapsed`) 504
+    /// `GatewayTimeoutError`, anything else 500 (docs/tower.md). For the routes of one pattern only, see
+    /// [`Wirings::add_http_layer`](crate::Wirings::add_http_layer).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # use pikku_runtime::App;
+    /// # #[derive(Clone)] struct Session;
+    /// # struct Services;
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     App::<Services, Session>::new()
+    ///         // Every request, whatever its route, answers within 30 s (504 `GatewayTimeoutError` past it).
+    ///         .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(30)))
+    ///         .run(|| async { Ok::<_, std::convert::Infallible>(Services) })
+    /// }
+    /// ```
+    #[must_use]
+    pub fn layer<L, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<PipelineService> + Send + Sync + 'static,
+        L::Service: Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<http::Request<RequestBody>>>::Error: Into<BoxError>,
+        <L::Service as Service<http::Request<RequestBody>>>::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(DeclaredLayer::new(layer));
+        self.wrap = Some(application_layers::<Sv, S>);
+        self
+    }
+
     /// Resolves functions and wirings, without services (what `info` needs).
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
     pub fn registry(&self) -> Result<Registry<Sv, S>, StartupError> {
-        Registry::build(&self.config)
+        let mut registry = Registry::build(&self.config)?;
+        let applied = || "tower layer (application)".to_owned();
+        registry.middleware.splice(0..0, self.layers.iter().map(|layer| layer.info(applied())));
+        Ok(registry)
     }
 
     /// Builds the server with its services.
@@ -237,7 +288,13 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     /// A [`StartupError`] naming the places at fault.
     pub fn build(self, services: Sv) -> Result<Server<Sv, S>, StartupError> {
         let registry = self.registry()?;
-        Ok(Server { inner: Arc::new(ServerInner { registry, services, config: self.config }) })
+        let inner = Arc::new_cyclic(|server| {
+            // The innermost services of the layers run the pipeline of this server, which owns them.
+            let _ = registry.server.set(Weak::clone(server));
+            let layers = self.wrap.map(|wrap| wrap(server, &self.layers));
+            ServerInner { registry, services, config: self.config, layers }
+        });
+        Ok(Server { inner })
     }
 
     /// The application's `main`: parses the command line, then serves (default) or prints the registry.
@@ -362,6 +419,6 @@ fn init_tracing(default_level: &str) {
 
 impl<Sv, S> std::fmt::Debug for App<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("App").field("config", &self.config).field("layers", &self.layers).finish_non_exhaustive()
     }
 }

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Method};
-use hyper::body::Body as _;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::PikkuError;
-use crate::middleware::{Request, RequestBody};
+use crate::middleware::{BoxFuture, BoxedBody, Request, RequestBody};
 
 /// What `Retry-After` says when the body budget is spent: bodies in flight finish or time out within
 /// seconds, so a prompt retry is likely to find room.
@@ -151,6 +150,11 @@ pub(crate) async fn read_json_body<'b, S>(
             let (bytes, charge) = collect_limited(arriving, BudgetCharge::new(rules)).await?;
             (bytes, Some(charge))
         }
+        // Another server's body (an application nesting this one as a tower `Service`): the same rules.
+        RequestBody::Boxed(body) => {
+            let (bytes, charge) = collect_boxed(body, request.body_deadline, rules).await?;
+            (bytes, Some(charge))
+        }
     };
     if bytes.is_empty() {
         return Ok(BufferedBody::default());
@@ -161,20 +165,25 @@ pub(crate) async fn read_json_body<'b, S>(
     Ok(BufferedBody { bytes: Some(bytes), charge })
 }
 
-/// A body arriving from the network, with the deadline for the whole of it.
-struct Arriving {
-    body: hyper::body::Incoming,
+/// A body arriving from the network (hyper's, or a boxed one another server handed over), with the
+/// deadline for the whole of it.
+struct Arriving<B> {
+    body: B,
     deadline: Option<Instant>,
     /// Created only when the body stalls: a body that came with its head never needs a timer.
     stalled: Option<Pin<Box<Sleep>>>,
 }
 
-impl Arriving {
+impl<B> Arriving<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     /// The next frame (`None` at the end), or 408 once the deadline has passed.
     fn poll_frame(
         &mut self,
         cx: &mut std::task::Context<'_>,
-    ) -> Poll<Result<Option<hyper::body::Frame<Bytes>>, PikkuError>> {
+    ) -> Poll<Result<Option<http_body::Frame<Bytes>>, PikkuError>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(
                 frame.transpose().map_err(|e| PikkuError::bad_request(format!("could not read the request body: {e}"))),
@@ -190,10 +199,14 @@ impl Arriving {
 /// bytes arrive, and giving up at the deadline. A body that arrives in one chunk (the usual case) is kept
 /// as it came, without a copy. (Written out rather than `Limited::collect`, whose state is twice the size
 /// and which copies even a single chunk.) The byte count is the charge's.
-async fn collect_limited(
-    mut arriving: Arriving,
+async fn collect_limited<B>(
+    mut arriving: Arriving<B>,
     mut charge: BudgetCharge<'_>,
-) -> Result<(Bytes, BudgetCharge<'_>), PikkuError> {
+) -> Result<(Bytes, BudgetCharge<'_>), PikkuError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let mut single: Option<Bytes> = None;
     let mut joined = BytesMut::new();
     loop {
@@ -215,6 +228,18 @@ async fn collect_limited(
         }
     }
     Ok((single.unwrap_or_else(|| joined.freeze()), charge))
+}
+
+/// [`collect_limited`] for a boxed body, in a future of its own: its state and code stay out of every
+/// endpoint's future, which the body of a request read from the network must not pay for.
+#[inline(never)]
+fn collect_boxed(
+    body: BoxedBody,
+    deadline: Option<Instant>,
+    rules: &BodyRules,
+) -> BoxFuture<'_, Result<(Bytes, BudgetCharge<'_>), PikkuError>> {
+    let arriving = Arriving { body: body.into_inner(), deadline, stalled: None };
+    Box::pin(collect_limited(arriving, BudgetCharge::new(rules)))
 }
 
 /// 408 for a body that did not arrive in time. `Connection: close` makes hyper close the connection after

@@ -131,6 +131,7 @@ mod tests {
             }],
             global_permissions: Vec::new(),
             cors: cors.map(|options| Box::new(options.resolve().expect("valid options"))),
+            server: Default::default(),
         }
     }
 

@@ -23,6 +23,7 @@ mod registry;
 mod request_id;
 mod response;
 mod server;
+mod service;
 mod session_id;
 mod strategy;
 mod stream;
@@ -41,7 +42,7 @@ pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 /// ([`ServerConfig::trusted_proxies`], [`App::trusted_proxies`]). Parse one with `"10.0.0.0/8".parse()`.
 pub use ipnet::IpNet;
 pub use middleware::{
-    BoxFuture, HttpMiddleware, Next, NextFuture, Request, RequestBody, SharedMiddleware, TestEndpoint,
+    BoxFuture, BoxedBody, HttpMiddleware, Next, NextFuture, Request, RequestBody, SharedMiddleware, TestEndpoint,
 };
 pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
@@ -55,6 +56,7 @@ pub use server::{
     DEFAULT_HTTP2_MAX_SEND_BUF_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_WRITE_TIMEOUT,
 };
+pub use service::{BytesBody, BytesService, BytesServiceFuture, PeerAddr, PipelineService};
 pub use session_id::SessionId;
 pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use stream::{ByteStream, Event, EventStream, FunctionOutput, DEFAULT_KEEP_ALIVE};

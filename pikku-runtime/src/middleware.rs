@@ -4,31 +4,135 @@
 //! before the function's auth gate runs, and apply session changes to the response on the way back. The
 //! onion runs them itself (see [`AuthStrategy`](crate::AuthStrategy)).
 
+use std::any::Any;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use http::{HeaderMap, Method, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt as _;
+use sync_wrapper::SyncWrapper;
 
 use crate::context::{SessionChange, SessionChangeWatch};
 use crate::error::PikkuError;
 use crate::input::PathParams;
 use crate::request_id::RequestId;
-use crate::response::Response;
+use crate::response::{BoxError, Response};
 use crate::strategy::{DynStrategy, Found, Step, WayBack};
 
 /// A boxed, sendable future: the return type of middleware, permissions and functions.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The request body, not yet read: the pipeline reads it only after the auth gate passed.
+///
+/// Also the body tower layers see (it is an [`http_body::Body`]); [`RequestBody::from_body`] takes any other.
 #[derive(Debug)]
 pub enum RequestBody {
     /// A body arriving from the network.
     Incoming(hyper::body::Incoming),
     /// A body already in memory (the in-process test client).
     Buffered(Bytes),
+    /// A body of any other type (one an application nesting pikku-rs hands to its `Service`, such as
+    /// axum's), read with the same limit, deadline and budget as one from the network.
+    Boxed(BoxedBody),
+}
+
+impl RequestBody {
+    /// Any body as a request body: hyper's `Incoming` and a `RequestBody` stay what they are (a check of the
+    /// type, resolved at compile time: no allocation), any other type is boxed.
+    #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
+    pub fn from_body<B>(body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let mut body = Some(body);
+        let any: &mut dyn Any = &mut body;
+        if let Some(incoming) = any.downcast_mut::<Option<hyper::body::Incoming>>() {
+            return Self::Incoming(incoming.take().expect("filled above"));
+        }
+        if let Some(own) = any.downcast_mut::<Option<RequestBody>>() {
+            return own.take().expect("filled above");
+        }
+        Self::Boxed(BoxedBody::new(body.expect("filled above")))
+    }
+}
+
+/// A request body of a type other than hyper's, boxed (see [`RequestBody::Boxed`]).
+pub struct BoxedBody {
+    /// `Sync` by construction: the body is only ever reached through `&mut`, so a `Request` holding it
+    /// stays `Sync` (middleware may hold `&Request` across an await), whatever the body's type.
+    body: SyncWrapper<UnsyncBoxBody<Bytes, BoxError>>,
+    /// Whether the body was known to be empty when it was boxed (`is_end_stream` needs `&mut` past the
+    /// wrapper).
+    ended: bool,
+}
+
+impl BoxedBody {
+    fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let ended = body.is_end_stream();
+        // `Bytes` hands its data over without a copy; any other `Buf` is copied once into one.
+        let body = body.map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())));
+        Self { body: SyncWrapper::new(UnsyncBoxBody::new(body.map_err(Into::into))), ended }
+    }
+
+    pub(crate) fn into_inner(self) -> UnsyncBoxBody<Bytes, BoxError> {
+        self.body.into_inner()
+    }
+}
+
+impl std::fmt::Debug for BoxedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxedBody").field("ended", &self.ended).finish_non_exhaustive()
+    }
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Self::Buffered(bytes) if bytes.is_empty() => Poll::Ready(None),
+            Self::Buffered(bytes) => Poll::Ready(Some(Ok(http_body::Frame::data(std::mem::take(bytes))))),
+            Self::Boxed(boxed) => {
+                let polled = Pin::new(boxed.body.get_mut()).poll_frame(cx);
+                if matches!(polled, Poll::Ready(None)) {
+                    boxed.ended = true;
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Incoming(body) => body.is_end_stream(),
+            Self::Buffered(bytes) => bytes.is_empty(),
+            Self::Boxed(boxed) => boxed.ended,
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Self::Incoming(body) => body.size_hint(),
+            Self::Buffered(bytes) => http_body::SizeHint::with_exact(bytes.len() as u64),
+            Self::Boxed(boxed) if boxed.ended => http_body::SizeHint::with_exact(0),
+            Self::Boxed(_) => http_body::SizeHint::default(),
+        }
+    }
 }
 
 /// A request travelling through the middleware onion.

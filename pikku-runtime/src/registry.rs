@@ -5,7 +5,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use http::{HeaderValue, Method};
 
@@ -14,7 +14,8 @@ use crate::cors::{CorsError, CorsPolicy};
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::middleware::{Endpoint, SharedMiddleware};
 use crate::permission::SharedPermission;
-use crate::server::ServerConfig;
+use crate::server::{ServerConfig, ServerInner};
+use crate::service::{DeclaredLayer, RouteRest};
 use crate::wiring::{SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
@@ -205,7 +206,8 @@ pub struct MiddlewareInfo {
     pub name: String,
     /// Configuration.
     pub description: String,
-    /// Where it applies: `global`, `http *`, `tag admin`, `route GET /x`, `function f`.
+    /// Where it applies: `tower layer /api/*`, `tower layer (application)`, `global`, `http *`, `tag admin`,
+    /// `route GET /x`, `function f`.
     pub applied: String,
 }
 
@@ -213,6 +215,9 @@ pub struct MiddlewareInfo {
 pub struct Registry<Sv, S> {
     pub(crate) router: matchit::Router<usize>,
     pub(crate) paths: Vec<PathEntry<Sv, S>>,
+    /// The server this registry belongs to, once it is built: what the innermost service of a route's
+    /// layers runs the rest of the route with.
+    pub(crate) server: Arc<OnceLock<Weak<ServerInner<Sv, S>>>>,
     /// Functions, sorted by id.
     pub functions: Vec<FunctionInfo>,
     /// Middleware, in onion order of declaration.
@@ -322,6 +327,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             );
         }
 
+        let server = Arc::new(OnceLock::new());
         let mut router = matchit::Router::new();
         let mut paths: Vec<PathEntry<Sv, S>> = Vec::new();
         // shape -> (index into paths, template, location of its first route)
@@ -394,10 +400,22 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             chain.extend(route.middleware.iter().cloned());
             chain.extend(function.middleware.iter().cloned());
 
-            paths[index].methods.push((
-                route.method.clone(),
-                RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
-            ));
+            // Tower layers go outside everything else of the route, in declaration order: the route then runs
+            // them in place of its chain and function, which they wrap.
+            let layers: Vec<&DeclaredLayer> =
+                wirings.layers.iter().filter(|d| pattern_matches(&d.pattern, &template)).map(|d| &d.layer).collect();
+            let target = match wirings.route_layers.filter(|_| !layers.is_empty()) {
+                Some(route_layers) => {
+                    let rest = RouteRest {
+                        server: Arc::clone(&server),
+                        chain: chain.into(),
+                        endpoint: Arc::clone(&function.endpoint),
+                    };
+                    RouteTarget { chain: Box::default(), endpoint: route_layers(rest, &layers) }
+                }
+                None => RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
+            };
+            paths[index].methods.push((route.method.clone(), target));
             routes_of.entry(function.def.id).or_default().push(format!("{} {}", route.method, route.template));
         }
 
@@ -424,6 +442,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         Ok(Self {
             router,
             paths,
+            server,
             functions,
             middleware,
             global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
@@ -443,6 +462,8 @@ fn describe_middleware<Sv: 'static, S: 'static>(
         applied,
     };
     let mut out = Vec::new();
+    // Tower layers first: they run outside the onion of the routes they apply to.
+    out.extend(wirings.layers.iter().map(|decl| decl.layer.info(format!("tower layer {}", decl.pattern))));
     out.extend(wirings.global.iter().map(|m| info(m, "global".into())));
     for decl in &wirings.http {
         out.extend(decl.middleware.iter().map(|m| info(m, format!("http {}", decl.pattern))));

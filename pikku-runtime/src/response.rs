@@ -174,6 +174,21 @@ impl bytes::Buf for Chunk {
             }
         }
     }
+
+    /// Shared bytes and a whole `Vec` are handed over without a copy (a body passed on as `Bytes`, to axum
+    /// or through a tower layer); only the inline bytes are copied.
+    fn copy_to_bytes(&mut self, count: usize) -> Bytes {
+        match &mut self.0 {
+            Repr::Bytes(bytes) => bytes.copy_to_bytes(count),
+            Repr::Vec { bytes, position: 0 } if count == bytes.len() => Bytes::from(std::mem::take(bytes)),
+            _ => {
+                assert!(count <= self.remaining(), "copy past the end of the body");
+                let copied = Bytes::copy_from_slice(&self.chunk()[..count]);
+                self.advance(count);
+                copied
+            }
+        }
+    }
 }
 
 /// The response type middleware and the pipeline work with.

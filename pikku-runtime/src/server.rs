@@ -2,20 +2,16 @@
 //! for the head, the body, idle connections and writes, caps on header size, connections, HTTP/2 streams
 //! and buffered bodies, graceful shutdown (docs/limits.md).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::{Body as _, Incoming};
-use hyper::service::service_fn;
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::client_addr::resolve_client_addr;
 use crate::connection::{
     serve_connection, AcceptErrors, Activity, Protocols, ShutdownSignal, ACCEPT_ERROR_BACKOFF,
     ACCEPT_ERROR_LOG_INTERVAL,
@@ -23,6 +19,7 @@ use crate::connection::{
 use crate::middleware::RequestBody;
 use crate::pipeline::{dispatch, Arrival};
 use crate::registry::Registry;
+use crate::service::connection_service;
 
 /// Default body limit: 2 MiB (docs/limits.md).
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -170,6 +167,8 @@ pub(crate) struct ServerInner<Sv, S> {
     pub(crate) registry: Registry<Sv, S>,
     pub(crate) services: Sv,
     pub(crate) config: ServerConfig,
+    /// The tower layers around the whole application (`App::layer`), `None` without any.
+    pub(crate) layers: Option<crate::service::ApplicationService>,
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> {
@@ -186,7 +185,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
     /// Runs one request through the pipeline exactly as the server does for a request it has read
     /// (routing, middleware, gate, input, permissions, function, `x-request-id`). For benchmarks and tests.
     ///
-    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`.
+    /// The request has no peer: its [`client_addr`](crate::Request::client_addr) is `None`. The layers of
+    /// [`App::layer`](crate::App::layer) are not applied (the `Service` impl and `serve` apply them).
     pub fn dispatch(&self, request: http::Request<RequestBody>) -> impl Future<Output = crate::Response> + Send + '_ {
         dispatch(&self.inner.registry, &self.inner.services, request, Arrival::default())
     }
@@ -205,7 +205,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
     /// requests in flight finish within the configured grace period. Each connection speaks HTTP/1.1 or
     /// HTTP/2 (TLS with ALPN when [`ServerConfig::tls`] is set; in clear, a client with prior knowledge
-    /// of HTTP/2 is told apart by its first bytes).
+    /// of HTTP/2 is told apart by its first bytes). The layers of [`App::layer`](crate::App::layer), if any,
+    /// wrap every request (docs/tower.md).
     ///
     /// # Errors
     /// Never fails after start; accept errors are logged (at most once a second) and retried after a
@@ -264,26 +265,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let server = self.clone();
-            // A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`.
-            let peer = peer.ip().to_canonical();
             let activity = Arc::new(Activity::default());
-            let streams = Arc::clone(&activity);
-            let service = service_fn(move |request: http::Request<Incoming>| {
-                let stream = streams.request_started(request.version());
-                let server = server.clone();
-                let config = &server.inner.config;
-                let client_addr = resolve_client_addr(peer, request.headers(), &config.trusted_proxies);
-                // Only a request with a body to wait for reads the clock.
-                let body_deadline =
-                    (!request.body().is_end_stream()).then(|| tokio::time::Instant::now() + config.body_read_timeout);
-                let arrival = Arrival { client_addr: Some(client_addr), body_deadline };
-                async move {
-                    let request = request.map(RequestBody::Incoming);
-                    let response = dispatch(&server.inner.registry, &server.inner.services, request, arrival).await;
-                    Ok::<_, Infallible>(response.map(|body| stream.track(body)))
-                }
-            });
+            let service = connection_service(&self, peer, Arc::clone(&activity));
             let connection = serve_connection(
                 Arc::clone(&protocols),
                 stream,
