@@ -28,12 +28,14 @@ use crate::server::{Server, ServerConfig, ServerInner};
 /// ```
 pub struct App<Sv, S> {
     config: ServerConfig,
+    /// See [`App::allow_no_routes`].
+    allow_no_routes: bool,
     types: PhantomData<fn() -> (Sv, S)>,
 }
 
 impl<Sv, S> Default for App<Sv, S> {
     fn default() -> Self {
-        Self { config: ServerConfig::default(), types: PhantomData }
+        Self { config: ServerConfig::default(), allow_no_routes: false, types: PhantomData }
     }
 }
 
@@ -147,12 +149,21 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         self
     }
 
+    /// Starts even when no wiring declares a route. Without it, an application whose wirings declare no
+    /// route refuses to start ([`StartupError::NoRoutes`], [`StartupError::NothingRegistered`]): that is
+    /// almost always a wiring module that is not declared (`mod wirings;`).
+    #[must_use]
+    pub fn allow_no_routes(mut self) -> Self {
+        self.allow_no_routes = true;
+        self
+    }
+
     /// Resolves functions and wirings, without services (what `info` needs).
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
     pub fn registry(&self) -> Result<Registry<Sv, S>, StartupError> {
-        Registry::build(&self.config)
+        Registry::build_with(&self.config, self.allow_no_routes)
     }
 
     /// Builds the server with its services.
@@ -243,6 +254,9 @@ fn init_tracing(default_level: &str) {
 
 impl<Sv, S> std::fmt::Debug for App<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("allow_no_routes", &self.allow_no_routes)
+            .finish_non_exhaustive()
     }
 }
