@@ -101,7 +101,7 @@ pub enum StartupError {
         reason: String,
     },
     /// A permission's data view names a field the route gives under another spelling.
-    #[error("permission `{permission}` of function `{function}` reads `{field}` through its data view `{view}`, but {given_by} names it `{given}`, so the view never sees that value ({method} {template}, {location}); {fix}")]
+    #[error("permission `{permission}` of function `{function}` reads `{field}` through its data view `{view}`, but {given_by} names it `{given}`, so the view never sees that value; {fix}")]
     MisnamedViewField {
         /// Method.
         method: Method,
@@ -117,7 +117,7 @@ pub enum StartupError {
         view: &'static str,
         /// The view's field.
         field: &'static str,
-        /// What names it otherwise: the route, or the function's input.
+        /// What names it otherwise: the route, or the function's input (with the route), and where.
         given_by: String,
         /// The name the route or the input uses.
         given: String,
@@ -707,10 +707,13 @@ fn misnamed_view_field<Sv, S>(
             continue;
         }
         if let Some(param) = params.iter().find(|p| same_words(p, field)) {
-            return Some((field, format!("route {} {}", route.method, route.template), param.to_string()));
+            let given_by = format!("route {} {} ({})", route.method, route.template, route.location);
+            return Some((field, given_by, param.to_string()));
         }
         if let Some(name) = input.names().iter().find(|name| same_words(name, field)) {
-            return Some((field, format!("the function's input `{input_type}`"), (*name).to_owned()));
+            let given_by =
+                format!("the input `{input_type}` (route {} {}, {})", route.method, route.template, route.location);
+            return Some((field, given_by, (*name).to_owned()));
         }
     }
     None
@@ -792,6 +795,96 @@ mod tests {
         assert!(parse_template("/a/:").is_err());
         assert!(parse_template("/a/:x/:x").is_err());
         assert!(parse_template("/a/b{x}").is_err());
+    }
+
+    fn def(name: &'static str, explicit_id: Option<&'static str>, module_path: &'static str) -> &'static FunctionDef {
+        Box::leak(Box::new(FunctionDef {
+            name,
+            explicit_id,
+            module_path,
+            auth: false,
+            permissions: &[],
+            middleware: &[],
+            tags: &[],
+            description: "",
+            input_type: "()",
+            output_type: "()",
+            input_fields: InputFields::of::<()>,
+            file: "src/lib.rs",
+            line: 1,
+            function_type: || TypeId::of::<()>(),
+            install: |_| Ok(()),
+        }))
+    }
+
+    #[test]
+    fn ids_are_names_unless_shared_then_module_paths_unless_shared_then_whole_paths() {
+        let defs = [
+            def("health", None, "app"),
+            def("list", None, "app::projects"),
+            def("list", None, "app::tasks"),
+            def("archive", Some("projects.archive"), "app::projects"),
+            def("archive", None, "app::tasks"),
+            def("get", None, "app::api"),
+            def("get", None, "bin::api"),
+        ];
+        assert_eq!(
+            function_ids(&defs),
+            ["health", "projects::list", "tasks::list", "projects.archive", "archive", "app::api::get", "bin::api::get"]
+        );
+    }
+
+    #[test]
+    fn an_explicit_id_that_takes_a_name_qualifies_its_namesake() {
+        let defs = [def("list", None, "app::tasks"), def("other", Some("list"), "app::projects")];
+        assert_eq!(function_ids(&defs), ["tasks::list", "list"]);
+    }
+
+    #[test]
+    fn a_view_field_given_under_another_spelling_is_found_an_alias_or_an_absent_field_is_not() {
+        let route = RouteDecl::<(), ()> {
+            method: Method::POST,
+            template: "/notes".into(),
+            function_type: TypeId::of::<()>(),
+            function_path: "add_note",
+            named: None,
+            middleware: Vec::new(),
+            tags: Vec::new(),
+            location: SourceLocation { file: "src/http.rs", line: 7 },
+        };
+        let input = InputFields::Named(&["userId", "text"]);
+        let view = |fields: &'static [&'static str]| DataView { type_name: "UserScoped", fields: InputFields::Named(fields) };
+        assert_eq!(
+            misnamed_view_field(&view(&["user_id"]), &[], &input, &route, "NewNote"),
+            Some(("user_id", "the input `NewNote` (route POST /notes, src/http.rs:7)".to_owned(), "userId".to_owned()))
+        );
+        // An alias is the view's other name for the same value.
+        assert_eq!(misnamed_view_field(&view(&["user_id", "userId"]), &[], &input, &route, "NewNote"), None);
+        // A name nobody gives may come from the query or the body.
+        assert_eq!(misnamed_view_field(&view(&["owner"]), &[], &input, &route, "NewNote"), None);
+    }
+
+    #[test]
+    fn case_conventions_are_recognised_for_the_rename_all_advice() {
+        assert!(same_words("projectId", "project_id"));
+        assert!(same_words("PROJECT_ID", "ProjectId"));
+        assert!(!same_words("project_id", "project_id"));
+        assert!(!same_words("project", "projects"));
+        assert_eq!(rename_all_for("projectId"), Some("camelCase"));
+        assert_eq!(rename_all_for("ProjectId"), Some("PascalCase"));
+        assert_eq!(rename_all_for("project_id"), Some("snake_case"));
+        assert_eq!(rename_all_for("PROJECT_ID"), Some("SCREAMING_SNAKE_CASE"));
+        assert_eq!(rename_all_for("id"), None);
+    }
+
+    #[test]
+    fn an_application_with_nothing_registered_refuses_to_start_unless_allowed() {
+        // This crate's own tests register no function and no wiring.
+        let error = Registry::<(), ()>::build(&ServerConfig::default()).expect_err("nothing is registered");
+        assert!(matches!(error, StartupError::NothingRegistered), "{error}");
+        assert!(error.to_string().starts_with("no function and no route is registered"), "{error}");
+        let registry = Registry::<(), ()>::build_with(&ServerConfig::default(), true).expect("allowed");
+        assert!(registry.functions.is_empty());
     }
 
     #[test]
