@@ -101,7 +101,7 @@ async fn an_unreadable_view_is_a_500_with_a_log_line_naming_permission_function_
     assert!(line.contains("ERROR"), "{line}");
     assert!(
         line.contains(
-            "permission `owns` of function `add_note` cannot read its data view `UserScoped` from the input of POST /notes: missing field `userId` (field `userId`); a view reads the input under the same names as the function's input (is a `#[serde(rename_all = ..)]` missing on `UserScoped`?)"
+            "permission `owns` of function `add_note` cannot read its data view `UserScoped` from the input of POST /notes: missing field `userId`; the view must find its fields in every input the function accepts, under the same names (is a `#[serde(rename_all = ..)]` missing on `UserScoped`, or is `owns` on a route that does not give the field?)"
         ),
         "{line}"
     );

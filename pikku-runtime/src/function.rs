@@ -158,11 +158,10 @@ fn unreadable_view(function_id: &str, head: &http::request::Parts, unreadable: U
     }
     let UnreadableView { permission, view, error } = unreadable;
     PikkuError::internal(format!(
-        "permission `{permission}` of function `{function_id}` cannot read its data view `{view}` from the input of {} {}: {} (field `{}`); a view reads the input under the same names as the function's input (is a `#[serde(rename_all = ..)]` missing on `{view}`?)",
+        "permission `{permission}` of function `{function_id}` cannot read its data view `{view}` from the input of {} {}: {}; the view must find its fields in every input the function accepts, under the same names (is a `#[serde(rename_all = ..)]` missing on `{view}`, or is `{permission}` on a route that does not give the field?)",
         head.method,
         &path[..end],
         error.message,
-        error.field.as_deref().unwrap_or("-"),
     ))
 }
 

@@ -31,7 +31,8 @@
 //!   `u32`.
 //! * Router path parameters with a name the input type does not declare are
 //!   passed in like any other key: they are ignored unless the type has
-//!   `#[serde(deny_unknown_fields)]`.
+//!   `#[serde(deny_unknown_fields)]`. (Start-up refuses such a parameter when
+//!   the type's fields can be listed and no permission's view reads it.)
 //! * `#[serde(flatten)]` and untagged enums buffer values through
 //!   `deserialize_any`, which sees URL values as plain strings (no coercion).
 //! * A URL value for a sequence/map/struct field is a type error (lists cannot
