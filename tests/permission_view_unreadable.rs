@@ -116,11 +116,6 @@ async fn a_readable_view_still_decides() {
 
 #[tokio::test]
 async fn malformed_json_read_only_by_a_view_is_still_the_clients_422() {
-    let response = client()
-        .post("/ping")
-        .header("content-type", "application/json")
-        .body("{\"userId\": ")
-        .send()
-        .await;
+    let response = client().post("/ping").header("content-type", "application/json").body("{\"userId\": ").send().await;
     response.assert_error(422, "UnprocessableContentError");
 }

@@ -95,11 +95,8 @@ fn ids_are_names_module_paths_where_names_are_shared_or_what_the_function_says()
 #[test]
 fn a_parameter_read_by_a_view_is_used_and_an_unlistable_input_is_reported_as_not_checked() {
     let registry = App::<Services, Session>::new().registry().expect("the application starts");
-    let unchecked: Vec<(&str, &str, &str)> = registry
-        .unchecked_routes
-        .iter()
-        .map(|u| (u.route.as_str(), u.function.as_str(), u.reason.as_str()))
-        .collect();
+    let unchecked: Vec<(&str, &str, &str)> =
+        registry.unchecked_routes.iter().map(|u| (u.route.as_str(), u.function.as_str(), u.reason.as_str())).collect();
     assert_eq!(
         unchecked,
         [(

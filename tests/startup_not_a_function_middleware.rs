@@ -11,7 +11,11 @@ pub struct Services;
 pub struct Session;
 
 #[pikku_middleware]
-async fn timing(_s: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+async fn timing(
+    _s: &Services,
+    request: Request<Session>,
+    next: Next<'_, Services, Session>,
+) -> Result<Response, PikkuError> {
     Ok(next.run(request).await)
 }
 

@@ -63,7 +63,8 @@ fn path_display(path: &Path) -> String {
 /// An id is a name tools can use as it is (issue 12's OpenAPI `operationId`): no spaces, no punctuation
 /// beyond `_`, `-`, `.` and `:`.
 fn parse_id(value: ParseStream<'_>) -> syn::Result<LitStr> {
-    const WHAT: &str = "`id` is a non-empty string of letters, digits, `_`, `-`, `.` and `:`, such as `id = \"projects.list\"`";
+    const WHAT: &str =
+        "`id` is a non-empty string of letters, digits, `_`, `-`, `.` and `:`, such as `id = \"projects.list\"`";
     let expr: Expr = value.parse()?;
     match &expr {
         Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(id), .. }) => {

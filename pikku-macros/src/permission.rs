@@ -8,8 +8,7 @@ use quote::{quote, quote_spanned};
 use syn::{ItemFn, Type};
 
 use crate::signature::{
-    arg_type, check_shape, companion, companion_const, expect_bool, last_segment, no_attr, shared_ref_target,
-    type_args,
+    arg_type, check_shape, companion, companion_const, expect_bool, last_segment, no_attr, shared_ref_target, type_args,
 };
 
 /// `#[pikku_auth]`; refused, a stand-in under the name (see [`rejected`]).

@@ -103,7 +103,8 @@ fn unchecked_note<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
             unchecked.len()
         );
     }
-    let mut note = String::from("\nfields not checked (route parameters against fields that cannot be listed without data):\n");
+    let mut note =
+        String::from("\nfields not checked (route parameters against fields that cannot be listed without data):\n");
     for route in unchecked {
         let _ = writeln!(note, "  {} ({}): {}", route.route, route.function, route.reason);
     }

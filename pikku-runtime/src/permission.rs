@@ -86,7 +86,12 @@ impl<Sv: 'static, S: 'static> SharedPermission<Sv, S> {
         self.0.data_view()
     }
 
-    async fn run_check(&self, services: &Sv, input: &MergedInput<'_>, session: Option<&S>) -> Result<bool, UnreadableView> {
+    async fn run_check(
+        &self,
+        services: &Sv,
+        input: &MergedInput<'_>,
+        session: Option<&S>,
+    ) -> Result<bool, UnreadableView> {
         self.0.check(services, input, session).await.map_err(|error| UnreadableView {
             permission: self.name(),
             view: self.data_view().map_or("?", |view| view.type_name),

@@ -85,14 +85,10 @@ pub enum StartupError {
         advice: String,
     },
     /// A route parameter that the function never reads (neither its input nor a permission's view has it).
-    #[error("route {method} {template} ({location}) has the parameter `{parameter}`, which function `{function}` never reads: {reason}")]
+    #[error("route {route} has the parameter `{parameter}`, which function `{function}` never reads: {reason}")]
     UnreadParameter {
-        /// Method.
-        method: Method,
-        /// Template.
-        template: String,
-        /// Declaration.
-        location: SourceLocation,
+        /// The route: `METHOD template (file:line)`.
+        route: String,
         /// The parameter.
         parameter: String,
         /// The function's id.
@@ -100,26 +96,18 @@ pub enum StartupError {
         /// What the input lacks, and the fix.
         reason: String,
     },
-    /// A permission's data view names a field the route gives under another spelling.
-    #[error("permission `{permission}` of function `{function}` reads `{field}` through its data view `{view}`, but {given_by} names it `{given}`, so the view never sees that value; {fix}")]
+    /// A permission's data view names a field the route or the input gives under another spelling.
+    #[error("permission `{permission}` of function `{function}` reads `{field}` through its data view `{view}`, but {given}, so the view never sees that value; {fix}")]
     MisnamedViewField {
-        /// Method.
-        method: Method,
-        /// Template.
-        template: String,
-        /// The route's declaration.
-        location: SourceLocation,
-        /// The function's id.
-        function: String,
         /// The permission.
         permission: &'static str,
+        /// The function's id.
+        function: String,
         /// The view's type.
         view: &'static str,
         /// The view's field.
         field: &'static str,
-        /// What names it otherwise: the route, or the function's input (with the route), and where.
-        given_by: String,
-        /// The name the route or the input uses.
+        /// Who names it otherwise, and how: `route GET /projects/:projectId (file:line) names it `projectId``.
         given: String,
         /// The fix.
         fix: String,
@@ -350,7 +338,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             };
 
         let defs: Vec<&'static FunctionDef> = inventory::iter::<FunctionDef>.into_iter().collect();
-        let mut functions_by_id: Vec<(String, &'static FunctionDef)> = function_ids(&defs).into_iter().zip(defs).collect();
+        let mut functions_by_id: Vec<(String, &'static FunctionDef)> =
+            function_ids(&defs).into_iter().zip(defs).collect();
         functions_by_id.sort_by(|(a, a_def), (b, b_def)| (a, a_def.file, a_def.line).cmp(&(b, b_def.file, b_def.line)));
         for pair in functions_by_id.windows(2) {
             if pair[0].0 == pair[1].0 {
@@ -581,10 +570,8 @@ fn function_ids(defs: &[&'static FunctionDef]) -> Vec<String> {
 
 /// A route that names something other than a function: what it is, and how it is used instead.
 fn not_a_function<Sv, S>(route: &RouteDecl<Sv, S>, permissions: &HashMap<TypeId, &'static str>) -> StartupError {
-    let named = route
-        .named
-        .clone()
-        .or_else(|| permissions.get(&route.function_type).map(|name| Named::Permission(name)));
+    let named =
+        route.named.clone().or_else(|| permissions.get(&route.function_type).map(|name| Named::Permission(name)));
     let (function, advice) = match named {
         Some(Named::Permission(name)) => (
             name.to_owned(),
@@ -630,15 +617,11 @@ fn check_parameters<Sv, S>(
             None => format!("rename the view's field `{field}` to `{given}`"),
         };
         return Err(StartupError::MisnamedViewField {
-            method: route.method.clone(),
-            template: route.template.clone(),
-            location: route.location,
-            function: function.id.to_string(),
             permission,
+            function: function.id.to_string(),
             view: view.type_name,
             field,
-            given_by,
-            given,
+            given: format!("{given_by} names it `{given}`"),
             fix,
         });
     }
@@ -647,7 +630,9 @@ fn check_parameters<Sv, S>(
             continue;
         }
         if !input.is_known() {
-            return Ok(Some(unchecked(format!("the input `{input_type}` reads fields that cannot be listed without data"))));
+            return Ok(Some(unchecked(format!(
+                "the input `{input_type}` reads fields that cannot be listed without data"
+            ))));
         }
         if let Some((permission, view)) = function.views.iter().find(|(_, view)| !view.fields.is_known()) {
             return Ok(Some(unchecked(format!(
@@ -678,9 +663,7 @@ fn check_parameters<Sv, S>(
             }
         };
         return Err(StartupError::UnreadParameter {
-            method: route.method.clone(),
-            template: route.template.clone(),
-            location: route.location,
+            route: format!("{} {} ({})", route.method, route.template, route.location),
             parameter: parameter.to_owned(),
             function: function.id.to_string(),
             reason,
@@ -830,7 +813,15 @@ mod tests {
         ];
         assert_eq!(
             function_ids(&defs),
-            ["health", "projects::list", "tasks::list", "projects.archive", "archive", "app::api::get", "bin::api::get"]
+            [
+                "health",
+                "projects::list",
+                "tasks::list",
+                "projects.archive",
+                "archive",
+                "app::api::get",
+                "bin::api::get"
+            ]
         );
     }
 
@@ -853,7 +844,8 @@ mod tests {
             location: SourceLocation { file: "src/http.rs", line: 7 },
         };
         let input = InputFields::Named(&["userId", "text"]);
-        let view = |fields: &'static [&'static str]| DataView { type_name: "UserScoped", fields: InputFields::Named(fields) };
+        let view =
+            |fields: &'static [&'static str]| DataView { type_name: "UserScoped", fields: InputFields::Named(fields) };
         assert_eq!(
             misnamed_view_field(&view(&["user_id"]), &[], &input, &route, "NewNote"),
             Some(("user_id", "the input `NewNote` (route POST /notes, src/http.rs:7)".to_owned(), "userId".to_owned()))

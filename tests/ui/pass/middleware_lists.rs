@@ -13,12 +13,20 @@ pub struct Session {
 }
 
 #[pikku_middleware]
-async fn timing(_services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+async fn timing(
+    _services: &Services,
+    request: Request<Session>,
+    next: Next<'_, Services, Session>,
+) -> Result<Response, PikkuError> {
     Ok(next.run(request).await)
 }
 
 #[pikku_middleware]
-async fn audit(_services: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+async fn audit(
+    _services: &Services,
+    request: Request<Session>,
+    next: Next<'_, Services, Session>,
+) -> Result<Response, PikkuError> {
     Ok(next.run(request).await)
 }
 
