@@ -109,8 +109,7 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let output_text = quote!(#output).to_string();
     let location = quote_spanned!(name.span()=> file: ::core::file!(), line: ::core::line!(),);
     // Named at the error type, so a missing `impl From<MyError> for PikkuError` is one error, there.
-    let into_pikku_error =
-        quote_spanned!(error.span()=> |error: #error| ::pikku::__private::function_error::<#error>(error));
+    let into_pikku_error = quote_spanned!(error.span()=> |__pikku_error: #error| ::pikku::__private::function_error::<#error>(__pikku_error));
 
     Ok(quote! {
         #item

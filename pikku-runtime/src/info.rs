@@ -174,6 +174,37 @@ mod tests {
     }
 
     #[test]
+    fn the_functions_table_shows_each_functions_id_not_its_name() {
+        let def: &'static crate::__private::FunctionDef = Box::leak(Box::new(crate::__private::FunctionDef {
+            name: "list",
+            explicit_id: None,
+            module_path: "app::projects",
+            auth: true,
+            permissions: &[],
+            middleware: &[],
+            tags: &[],
+            description: "Lists projects",
+            input_type: "()",
+            output_type: "Vec < Project >",
+            input_fields: crate::input::InputFields::of::<()>,
+            file: "src/projects.rs",
+            line: 12,
+            function_type: || std::any::TypeId::of::<()>(),
+            install: |_| Ok(()),
+        }));
+        let mut registry = registry(None);
+        registry.functions.push(crate::FunctionInfo {
+            id: "projects::list".into(),
+            def,
+            routes: vec!["GET /projects".into()],
+        });
+        let table = functions_table(&registry, false);
+        assert_eq!(table.lines().nth(2), Some("projects::list  Lists projects  -"), "{table}");
+        let verbose = functions_table(&registry, true);
+        assert!(verbose.lines().nth(2).is_some_and(|row| row.starts_with("projects::list ")), "{verbose}");
+    }
+
+    #[test]
     fn the_functions_table_lists_the_routes_whose_fields_were_not_checked() {
         let mut registry = registry(None);
         assert!(!functions_table(&registry, true).contains("fields not checked"));
