@@ -115,15 +115,15 @@ async fn report_csrf_flag(
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_middleware([count.into(), auth_dev_header(DEV_SESSION_HEADER)]);
+    w.add_middleware([count, auth_dev_header(DEV_SESSION_HEADER)]);
     w.get("/hello", hello);
     w.get("/me", me);
     w.post("/items", create_item);
     w.get("/explode", explode);
     w.get("/unavailable", unavailable);
     w.get("/admin", admin);
-    w.get("/varied", varied).middleware([vary_on_encoding.into()]);
-    w.get("/csrf-flag", csrf_flag).middleware([report_csrf_flag.into()]);
+    w.get("/varied", varied).middleware([vary_on_encoding]);
+    w.get("/csrf-flag", csrf_flag).middleware([report_csrf_flag]);
 }
 
 #[pikku_wiring]

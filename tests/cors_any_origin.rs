@@ -43,7 +43,7 @@ async fn report_csrf_flag(
 fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/hello", hello);
     w.get("/me", me);
-    w.get("/csrf-flag", csrf_flag).middleware([report_csrf_flag.into()]);
+    w.get("/csrf-flag", csrf_flag).middleware([report_csrf_flag]);
     w.cors(CorsOptions::new());
 }
 

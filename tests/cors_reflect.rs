@@ -30,7 +30,7 @@ async fn report_csrf_flag(
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.post("/csrf-flag", csrf_flag).middleware([report_csrf_flag.into()]);
+    w.post("/csrf-flag", csrf_flag).middleware([report_csrf_flag]);
     w.cors(CorsOptions::new().reflect_origin().credentials(true).allowed_headers(["Content-Type"]));
 }
 

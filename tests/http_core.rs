@@ -411,7 +411,7 @@ use middleware::*;
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
     // The kit's development strategy: `x-user: {"user": "ada"}` is the session.
-    w.add_middleware([auth_dev_header("x-user"), t_global.into()]);
+    w.add_middleware([auth_dev_header("x-user"), t_global]);
     w.add_permission(not_banned);
 
     w.get("/hello", hello);
@@ -423,12 +423,12 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/search", search);
     w.get("/me", me);
     w.post("/me/upload", upload);
-    w.post("/session/ok", session_ok).middleware([record_change.into()]);
-    w.post("/session/fail", session_fail).middleware([record_change.into()]);
+    w.post("/session/ok", session_ok).middleware([record_change]);
+    w.post("/session/fail", session_fail).middleware([record_change]);
     w.get("/duplicate", duplicate);
     w.get("/leak", leak);
     w.get("/explode", explode);
-    w.get("/explode/middleware", hello).middleware([exploding_middleware.into()]);
+    w.get("/explode/middleware", hello).middleware([exploding_middleware]);
     w.get("/slow", slow);
     w.get("/and/users/:userId", and_user);
     w.get("/or/users/:userId", or_user);
@@ -440,13 +440,13 @@ fn routes(w: &mut Wirings<Services, Session>) {
 /// The onion: declared out of "specificity" order on purpose, so declaration order is what is pinned.
 #[pikku_wiring]
 fn traced_routes(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware("/api/trace/:id", [t_exact.into()]);
-    w.add_http_middleware("*", [t_star.into()]);
-    w.add_http_middleware("/api/*", [t_api.into()]);
-    w.add_tag_middleware("fntag", [t_fntag.into()]);
-    w.add_tag_middleware("routetag", [t_routetag.into()]);
-    w.get("/api/trace/{id}", traced).middleware([t_route.into()]).tags(["routetag"]);
-    w.get("/api/stop", stopped).middleware([t_route.into(), stopper.into()]).tags(["routetag"]);
+    w.add_http_middleware("/api/trace/:id", [t_exact]);
+    w.add_http_middleware("*", [t_star]);
+    w.add_http_middleware("/api/*", [t_api]);
+    w.add_tag_middleware("fntag", [t_fntag]);
+    w.add_tag_middleware("routetag", [t_routetag]);
+    w.get("/api/trace/{id}", traced).middleware([t_route]).tags(["routetag"]);
+    w.get("/api/stop", stopped).middleware([t_route, stopper]).tags(["routetag"]);
 }
 
 /// `request` made as `user`: the session the development strategy reads from `x-user`.

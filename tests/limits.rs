@@ -112,8 +112,8 @@ use middleware::*;
 fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/health", health);
     w.post("/echo", echo);
-    w.get("/big", health).middleware([big_body.into()]);
-    w.get("/client-addr", client_addr).middleware([seen_addr.into()]);
+    w.get("/big", health).middleware([big_body]);
+    w.get("/client-addr", client_addr).middleware([seen_addr]);
 }
 
 fn build(app: App<Services, Session>) -> pikku::Server<Services, Session> {

@@ -145,7 +145,7 @@ use middleware::*;
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware("*", [stamp.into(), auth_cookie(CookieOptions::new("session", Duration::from_secs(3600)))]);
+    w.add_http_middleware("*", [stamp, auth_cookie(CookieOptions::new("session", Duration::from_secs(3600)))]);
     w.post("/login", login_stream);
     w.get("/ticks", ticks);
     w.get("/quiet", quiet);

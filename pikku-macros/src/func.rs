@@ -17,6 +17,7 @@ struct FuncModel<'a> {
     context: &'a Type,
     session: &'a Type,
     output: &'a Type,
+    error: &'a Type,
 }
 
 fn model<'a>(item: &'a ItemFn, options: &FuncOptions) -> syn::Result<FuncModel<'a>> {
@@ -56,20 +57,36 @@ fn model<'a>(item: &'a ItemFn, options: &FuncOptions) -> syn::Result<FuncModel<'
         }
         _ => {}
     }
-    let (output, _error) = result_types(
+    let (output, error) = result_types(
         &item.sig.output,
         item.sig.ident.span(),
         "a pikku function returns `Result<Output, Error>` where `Error: Into<PikkuError>`: write `-> Result<Output, PikkuError>` (`Result<(), PikkuError>` for no output)",
     )?;
-    Ok(FuncModel { services, input, context, session, output })
+    Ok(FuncModel { services, input, context, session, output, error })
 }
 
-pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// The function as written and its registration; when the attribute is refused, the function as written
+/// and the error, so what refers to it (a route in a wiring file) compiles and the error stands alone.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match generate(attr, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let options = options::parse(attr)?;
     let item: ItemFn = syn::parse2(item)?;
-    let FuncModel { services, input, context, session, output } = model(&item, &options)?;
+    let FuncModel { services, input, context, session, output, error } = model(&item, &options)?;
     let name = &item.sig.ident;
-    let id = name.to_string();
+    let fn_name = name.to_string();
+    let explicit_id = match &options.id {
+        Some(id) => quote!(::core::option::Option::Some(#id)),
+        None => quote!(::core::option::Option::None),
+    };
     let auth = options.requires_session();
     let description = options.description.as_ref().map(|d| d.value()).unwrap_or_default();
     let tags = &options.tags;
@@ -91,6 +108,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let input_text = quote!(#input).to_string();
     let output_text = quote!(#output).to_string();
     let location = quote_spanned!(name.span()=> file: ::core::file!(), line: ::core::line!(),);
+    // Named at the error type, so a missing `impl From<MyError> for PikkuError` is one error, there.
+    let into_pikku_error = quote_spanned!(error.span()=> |__pikku_error: #error| ::pikku::__private::function_error::<#error>(__pikku_error));
 
     Ok(quote! {
         #item
@@ -110,13 +129,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                     data: #input,
                     context: &'a #context,
                 ) -> impl ::core::future::Future<Output = ::core::result::Result<#output, ::pikku::PikkuError>> + ::core::marker::Send + 'a {
-                    async move { #name(services, data, context).await.map_err(::core::convert::Into::into) }
+                    async move { #name(services, data, context).await.map_err(#into_pikku_error) }
                 }
             }
 
             ::pikku::__private::inventory::submit! {
                 ::pikku::__private::FunctionDef {
-                    id: #id,
+                    name: #fn_name,
+                    explicit_id: #explicit_id,
+                    module_path: ::core::module_path!(),
                     auth: #auth,
                     permissions: &[#(#permission_names),*],
                     middleware: &[#(#middleware_names),*],
@@ -124,6 +145,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                     description: #description,
                     input_type: #input_text,
                     output_type: #output_text,
+                    input_fields: ::pikku::__private::InputFields::of::<#input>,
                     #location
                     function_type: || ::pikku::__private::type_id_of_val(&#name),
                     install: |slot| ::pikku::__private::install::<__PikkuFunction>(
@@ -142,12 +164,12 @@ mod tests {
     use super::*;
 
     fn error(attr: TokenStream, item: TokenStream) -> String {
-        expand(attr, item).err().map(|e| e.to_string()).unwrap_or_default()
+        generate(attr, item).err().map(|e| e.to_string()).unwrap_or_default()
     }
 
     #[test]
     fn generates_a_registration_for_a_well_formed_function() {
-        let out = expand(
+        let out = generate(
             quote!(permissions = [is_admin]),
             quote!(
                 async fn f(s: &Services, d: (), c: &Context<Session>) -> Result<Out, PikkuError> {
@@ -160,6 +182,32 @@ mod tests {
         assert!(out.contains("FunctionDef"));
         assert!(out.contains("\"is_admin\""));
         assert!(out.contains("type Session = Session"));
+        assert!(out.contains("explicit_id : :: core :: option :: Option :: None"), "{out}");
+    }
+
+    #[test]
+    fn an_explicit_id_is_registered() {
+        let out = generate(
+            quote!(id = "projects.list"),
+            quote!(
+                async fn list(s: &Services, d: (), c: &Context<Session>) -> Result<Out, PikkuError> {
+                    todo!()
+                }
+            ),
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.contains("explicit_id : :: core :: option :: Option :: Some (\"projects.list\")"), "{out}");
+    }
+
+    #[test]
+    fn a_refused_function_is_kept_beside_the_error() {
+        let item = quote!(
+            fn f(s: &S, d: (), c: &Context<X>) -> Result<(), E> {}
+        );
+        let out = expand(quote!(), item.clone()).to_string();
+        assert!(out.starts_with(&item.to_string()), "{out}");
+        assert!(out.contains("compile_error"), "{out}");
     }
 
     #[test]

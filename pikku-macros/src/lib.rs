@@ -2,6 +2,9 @@
 //! ordinary functions (`func`, `permission`, `middleware`, `wiring`) that return `syn::Result`, so misuse
 //! becomes a compile error at the offending token and the generators are unit-testable.
 //!
+//! A refused item is not dropped: the error comes with the function as written (and, for a permission or
+//! a middleware, a stand-in under its name), so the files that refer to it add no errors of their own.
+//!
 //! Generated code refers to the runtime through `::pikku::__private`, so an application depends on the
 //! `pikku` crate only.
 #![forbid(unsafe_code)]
@@ -16,17 +19,14 @@ mod permission;
 mod signature;
 mod wiring;
 
-fn expand(result: syn::Result<proc_macro2::TokenStream>) -> TokenStream {
-    result.unwrap_or_else(syn::Error::into_compile_error).into()
-}
-
 /// Registers an `async fn(services: &Services, data: Input, ctx: &Context<Session>) -> Result<Output, Error>`
-/// as a pikku function. Options: `auth = false` (the context becomes `&OptionalContext<Session>`),
+/// as a pikku function. Options: `id = "..."` (default: the function's name, or its module path and name
+/// when another function has that name), `auth = false` (the context becomes `&OptionalContext<Session>`),
 /// `permissions = [a, b]` (AND) or `permissions = [[a], [b, c]]` (OR of ANDs), `middleware = [...]`,
 /// `tags = ["..."]`, `description = "..."`.
 #[proc_macro_attribute]
 pub fn pikku_func(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(func::expand(attr.into(), item.into()))
+    func::expand(attr.into(), item.into()).into()
 }
 
 /// Turns an `async fn(services: &Services, session: &Session) -> bool` into a permission (Pikku's
@@ -37,27 +37,29 @@ pub fn pikku_func(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[pikku_permission]` and `#[pikku_middleware]`.
 #[proc_macro_attribute]
 pub fn pikku_auth(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(permission::expand_auth(attr.into(), item.into()))
+    permission::expand_auth(attr.into(), item.into()).into()
 }
 
 /// Turns an `async fn(services: &Services, data: View, session: Option<&Session>) -> bool` into a
 /// permission (Pikku's `pikkuPermission`). `View` is any deserialisable type, read from the same input
 /// as the function's (path, query and body, merged once per request), so one permission serves functions
-/// of different inputs. A view that does not fit the input denies.
+/// of different inputs. A view that cannot be read from an input the function accepted is the
+/// application's mistake: the request gets a 500 and the log names the permission and the field.
 #[proc_macro_attribute]
 pub fn pikku_permission(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(permission::expand_permission(attr.into(), item.into()))
+    permission::expand_permission(attr.into(), item.into()).into()
 }
 
 /// Turns an `async fn(services: &Services, request: Request<Session>, next: Next<'_, Services, Session>)
-/// -> Result<Response, PikkuError>` into a middleware usable in wirings and `middleware = [...]`.
+/// -> Result<Response, PikkuError>` into a middleware: the name holds a `SharedMiddleware<Services,
+/// Session>`, listed as it is in wirings (`[timing, auth_bearer()]`) and in `middleware = [...]`.
 #[proc_macro_attribute]
 pub fn pikku_middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(middleware::expand(attr.into(), item.into()))
+    middleware::expand(attr.into(), item.into()).into()
 }
 
 /// Registers a `fn(w: &mut Wirings<Services, Session>)` as a wiring file's declarations.
 #[proc_macro_attribute]
 pub fn pikku_wiring(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(wiring::expand(attr.into(), item.into()))
+    wiring::expand(attr.into(), item.into()).into()
 }

@@ -3,11 +3,13 @@
 use syn::parse::ParseStream;
 use syn::{Expr, LitBool, LitStr, Path};
 
-const KNOWN: &str = "`auth`, `permissions`, `middleware`, `tags`, `description`";
+const KNOWN: &str = "`id`, `auth`, `permissions`, `middleware`, `tags`, `description`";
 
 /// What a function declares about itself.
 #[derive(Default)]
 pub(crate) struct FuncOptions {
+    /// The function's id, when it is not to be derived from its name.
+    pub(crate) id: Option<LitStr>,
     pub(crate) auth: Option<LitBool>,
     /// OR of AND-groups; one group for a plain list.
     pub(crate) permissions: Vec<Vec<Path>>,
@@ -27,7 +29,7 @@ pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> 
     let mut seen: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-        if !["auth", "permissions", "middleware", "tags", "description"].contains(&name.as_str()) {
+        if !["id", "auth", "permissions", "middleware", "tags", "description"].contains(&name.as_str()) {
             return Err(meta.error(format!("unknown option `{}`; the options are {KNOWN}", path_display(&meta.path))));
         }
         if seen.contains(&name) {
@@ -36,6 +38,7 @@ pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> 
         seen.push(name.clone());
         let value = meta.value().map_err(|_| meta.error(format!("`{name}` needs a value: `{name} = ...`")))?;
         match name.as_str() {
+            "id" => options.id = Some(parse_id(value)?),
             "auth" => options.auth = Some(parse_bool(value)?),
             "permissions" => options.permissions = parse_permissions(value)?,
             "middleware" => options.middleware = parse_array(value, "middleware")?,
@@ -55,6 +58,24 @@ pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> 
 
 fn path_display(path: &Path) -> String {
     crate::signature::path_text(path)
+}
+
+/// An id is a name tools can use as it is (issue 12's OpenAPI `operationId`): no spaces, no punctuation
+/// beyond `_`, `-`, `.` and `:`.
+fn parse_id(value: ParseStream<'_>) -> syn::Result<LitStr> {
+    const WHAT: &str =
+        "`id` is a non-empty string of letters, digits, `_`, `-`, `.` and `:`, such as `id = \"projects.list\"`";
+    let expr: Expr = value.parse()?;
+    match &expr {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(id), .. }) => {
+            let text = id.value();
+            if text.is_empty() || !text.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
+                return Err(syn::Error::new_spanned(id, WHAT));
+            }
+            Ok(id.clone())
+        }
+        other => Err(syn::Error::new_spanned(other, WHAT)),
+    }
 }
 
 fn parse_bool(value: ParseStream<'_>) -> syn::Result<LitBool> {
@@ -125,9 +146,16 @@ mod tests {
 
     #[test]
     fn parses_every_option() {
-        let o =
-            parse(quote!(auth = false, permissions = [a, b::c], middleware = [m()], tags = ["x"], description = "d"))
-                .unwrap();
+        let o = parse(quote!(
+            id = "things.read",
+            auth = false,
+            permissions = [a, b::c],
+            middleware = [m()],
+            tags = ["x"],
+            description = "d"
+        ))
+        .unwrap();
+        assert_eq!(o.id.as_ref().unwrap().value(), "things.read");
         assert!(!o.requires_session());
         assert_eq!(o.permissions.len(), 1);
         assert_eq!(o.permissions[0].len(), 2);
@@ -151,6 +179,9 @@ mod tests {
         assert!(message(quote!(permissions = [a, [b]])).starts_with("mix of permissions and groups"));
         assert!(message(quote!(permissions = ["a"])).starts_with("a permission is named by its path"));
         assert!(message(quote!(tags = [x])).starts_with("a tag is a string literal"));
+        assert!(message(quote!(id = "")).starts_with("`id` is a non-empty string"));
+        assert!(message(quote!(id = "list things")).starts_with("`id` is a non-empty string"));
+        assert!(message(quote!(id = list)).starts_with("`id` is a non-empty string"));
     }
 
     #[test]

@@ -6,7 +6,18 @@ use syn::{ItemFn, Type};
 
 use crate::signature::{arg_type, check_shape, last_segment, no_attr};
 
-pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// The wiring function and its registration; refused, the function as written beside the error.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match generate(attr, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     no_attr(attr, "pikku_wiring")?;
     let item: ItemFn = syn::parse2(item)?;
     check_shape(&item, false, 1, "a #[pikku_wiring] function", "(w: &mut Wirings<Services, Session>)")?;

@@ -36,12 +36,14 @@ pub struct App<Sv, S> {
     layers: Vec<DeclaredLayer>,
     /// How the layers are put around the pipeline, once there are any (see `service::application_layers`).
     wrap: Option<ApplicationLayersFn<Sv, S>>,
+    /// See [`App::allow_no_routes`].
+    allow_no_routes: bool,
     types: PhantomData<fn() -> (Sv, S)>,
 }
 
 impl<Sv, S> Default for App<Sv, S> {
     fn default() -> Self {
-        Self { config: ServerConfig::default(), layers: Vec::new(), wrap: None, types: PhantomData }
+        Self { config: ServerConfig::default(), layers: Vec::new(), wrap: None, allow_no_routes: false, types: PhantomData }
     }
 }
 
@@ -271,12 +273,21 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
         self
     }
 
+    /// Starts even when no wiring declares a route. Without it, an application whose wirings declare no
+    /// route refuses to start ([`StartupError::NoRoutes`], [`StartupError::NothingRegistered`]): that is
+    /// almost always a wiring module that is not declared (`mod wirings;`).
+    #[must_use]
+    pub fn allow_no_routes(mut self) -> Self {
+        self.allow_no_routes = true;
+        self
+    }
+
     /// Resolves functions and wirings, without services (what `info` needs).
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
     pub fn registry(&self) -> Result<Registry<Sv, S>, StartupError> {
-        let mut registry = Registry::build(&self.config)?;
+        let mut registry = Registry::build_with(&self.config, self.allow_no_routes)?;
         let applied = || "tower layer (application)".to_owned();
         registry.middleware.splice(0..0, self.layers.iter().map(|layer| layer.info(applied())));
         Ok(registry)
@@ -419,6 +430,10 @@ fn init_tracing(default_level: &str) {
 
 impl<Sv, S> std::fmt::Debug for App<Sv, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("config", &self.config).field("layers", &self.layers).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .field("layers", &self.layers)
+            .field("allow_no_routes", &self.allow_no_routes)
+            .finish_non_exhaustive()
     }
 }

@@ -49,7 +49,7 @@ enum OriginRule {
 ///     );
 /// }
 /// # fn main() {
-/// # App::<Services, Session>::new().build(Services).expect("the CORS configuration is valid");
+/// # App::<Services, Session>::new().allow_no_routes().build(Services).expect("the CORS configuration is valid");
 /// # }
 /// ```
 #[derive(Debug, Clone)]

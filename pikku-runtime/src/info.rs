@@ -63,7 +63,7 @@ pub(crate) fn functions_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) 
         .iter()
         .map(|f| {
             let def = f.def;
-            let mut row = vec![def.id.to_owned(), def.description.to_owned(), list(def.tags)];
+            let mut row = vec![f.id.clone(), def.description.to_owned(), list(def.tags)];
             if verbose {
                 let routes: Vec<&str> = f.routes.iter().map(String::as_str).collect();
                 row.extend([
@@ -78,14 +78,37 @@ pub(crate) fn functions_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) 
             row
         })
         .collect();
-    if verbose {
+    let mut table = if verbose {
         render_table(
             &["ID", "DESCRIPTION", "TAGS", "ROUTES", "AUTH", "MIDDLEWARE", "PERMISSIONS", "TYPES", "SOURCE"],
             &rows,
         )
     } else {
         render_table(&["ID", "DESCRIPTION", "TAGS"], &rows)
+    };
+    table.push_str(&unchecked_note(registry, verbose));
+    table
+}
+
+/// The routes whose parameters start-up could not check against their function's fields: each one with
+/// `--verbose`, else their number.
+fn unchecked_note<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
+    let unchecked = &registry.unchecked_routes;
+    if unchecked.is_empty() {
+        return String::new();
     }
+    if !verbose {
+        return format!(
+            "\nfields not checked: {} route(s) whose parameters could not be checked against their function's fields (`info functions --verbose` lists them)\n",
+            unchecked.len()
+        );
+    }
+    let mut note =
+        String::from("\nfields not checked (route parameters against fields that cannot be listed without data):\n");
+    for route in unchecked {
+        let _ = writeln!(note, "  {} ({}): {}", route.route, route.function, route.reason);
+    }
+    note
 }
 
 pub(crate) fn middleware_table<Sv, S>(registry: &Registry<Sv, S>, verbose: bool) -> String {
@@ -130,6 +153,7 @@ mod tests {
                 applied: "http *".into(),
             }],
             global_permissions: Vec::new(),
+            unchecked_routes: Vec::new(),
             cors: cors.map(|options| Box::new(options.resolve().expect("valid options"))),
             server: Default::default(),
         }
@@ -148,5 +172,56 @@ mod tests {
 
         let table = middleware_table(&registry(None), true);
         assert!(!table.contains("cors"), "{table}");
+    }
+
+    #[test]
+    fn the_functions_table_shows_each_functions_id_not_its_name() {
+        let def: &'static crate::__private::FunctionDef = Box::leak(Box::new(crate::__private::FunctionDef {
+            name: "list",
+            explicit_id: None,
+            module_path: "app::projects",
+            auth: true,
+            permissions: &[],
+            middleware: &[],
+            tags: &[],
+            description: "Lists projects",
+            input_type: "()",
+            output_type: "Vec < Project >",
+            input_fields: crate::input::InputFields::of::<()>,
+            file: "src/projects.rs",
+            line: 12,
+            function_type: || std::any::TypeId::of::<()>(),
+            install: |_| Ok(()),
+        }));
+        let mut registry = registry(None);
+        registry.functions.push(crate::FunctionInfo {
+            id: "projects::list".into(),
+            def,
+            routes: vec!["GET /projects".into()],
+        });
+        let table = functions_table(&registry, false);
+        assert_eq!(table.lines().nth(2), Some("projects::list  Lists projects  -"), "{table}");
+        let verbose = functions_table(&registry, true);
+        assert!(verbose.lines().nth(2).is_some_and(|row| row.starts_with("projects::list ")), "{verbose}");
+    }
+
+    #[test]
+    fn the_functions_table_lists_the_routes_whose_fields_were_not_checked() {
+        let mut registry = registry(None);
+        assert!(!functions_table(&registry, true).contains("fields not checked"));
+        registry.unchecked_routes.push(crate::UncheckedRoute {
+            route: "GET /search/:term".into(),
+            function: "search".into(),
+            reason: "the input `Filter` reads fields that cannot be listed without data".into(),
+        });
+        let verbose = functions_table(&registry, true);
+        assert!(
+            verbose.ends_with(
+                "fields not checked (route parameters against fields that cannot be listed without data):\n  GET /search/:term (search): the input `Filter` reads fields that cannot be listed without data\n"
+            ),
+            "{verbose}"
+        );
+        let short = functions_table(&registry, false);
+        assert!(short.contains("fields not checked: 1 route(s)"), "{short}");
     }
 }

@@ -42,10 +42,11 @@ pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 /// ([`ServerConfig::trusted_proxies`], [`App::trusted_proxies`]). Parse one with `"10.0.0.0/8".parse()`.
 pub use ipnet::IpNet;
 pub use middleware::{
-    BoxFuture, BoxedBody, HttpMiddleware, Next, NextFuture, Request, RequestBody, SharedMiddleware, TestEndpoint,
+    BoxFuture, BoxedBody, HttpMiddleware, MiddlewareFn, Next, NextFuture, Request, RequestBody, SharedMiddleware,
+    TestEndpoint,
 };
-pub use permission::{Permission, SharedPermission};
-pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
+pub use permission::{DataView, Permission, SharedPermission};
+pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError, UncheckedRoute};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, BoxError, Chunk, Response};
 pub use server::{
@@ -62,16 +63,16 @@ pub use strategy::{strategy, AuthStrategy, Authenticated, Step, StepFuture};
 pub use stream::{ByteStream, Event, EventStream, FunctionOutput, DEFAULT_KEEP_ALIVE};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};
-pub use wiring::{RouteBuilder, SourceLocation, Wirings};
+pub use wiring::{MiddlewareList, RouteBuilder, SourceLocation, Wirings};
 
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::SessionContext;
     pub use crate::function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
-    pub use crate::input::MergedInput;
+    pub use crate::input::{InputError, InputFields, MergedInput};
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
-    pub use crate::permission::Permission;
+    pub use crate::permission::{DataView, Permission, PermissionDef};
     pub use crate::wiring::{register, WiringDef};
     pub use inventory;
     pub use serde;
@@ -100,5 +101,11 @@ pub mod __private {
     /// `TypeId` of a value's type (the function item a route names).
     pub fn type_id_of_val<T: 'static>(_: &T) -> std::any::TypeId {
         std::any::TypeId::of::<T>()
+    }
+
+    /// A function's error as a `PikkuError`. Generated code names it at the error type's span, so a missing
+    /// `impl From<MyError> for PikkuError` is one error, pointing at `MyError` in the return type.
+    pub fn function_error<E: Into<crate::PikkuError>>(error: E) -> crate::PikkuError {
+        error.into()
     }
 }

@@ -311,13 +311,50 @@ pub trait HttpMiddleware<Sv, S>: Send + Sync + 'static {
     }
 }
 
-/// A shareable middleware, as wirings and functions list them: a `#[pikku_middleware]` function, any
-/// [`HttpMiddleware`], or an authentication strategy ([`strategy`](crate::strategy())).
+/// A shareable middleware, as wirings and functions list them: what a `#[pikku_middleware]` function's name
+/// holds, an authentication strategy (`auth_bearer()`, [`strategy`](crate::strategy())), or any
+/// [`HttpMiddleware`] wrapped with [`SharedMiddleware::new`]. They share this one type so that a list mixes
+/// them as they are: `[timing, auth_bearer()]`.
 pub struct SharedMiddleware<Sv, S>(Layer<Sv, S>);
 
 enum Layer<Sv, S> {
+    /// A `#[pikku_middleware]` function: a constant, so no allocation.
+    Fn(FnMiddleware<Sv, S>),
     Handler(Arc<dyn HttpMiddleware<Sv, S>>),
     Strategy(Arc<dyn DynStrategy<Sv, S>>),
+}
+
+/// What runs a middleware written as a function: the function, boxing its future.
+pub type MiddlewareFn<Sv, S> =
+    for<'a> fn(&'a Sv, Request<S>, Next<'a, Sv, S>) -> BoxFuture<'a, Result<Response, PikkuError>>;
+
+/// A middleware written as a function, with its name.
+struct FnMiddleware<Sv, S> {
+    name: &'static str,
+    handle: MiddlewareFn<Sv, S>,
+}
+
+impl<Sv, S> Clone for FnMiddleware<Sv, S> {
+    fn clone(&self) -> Self {
+        Self { name: self.name, handle: self.handle }
+    }
+}
+
+/// How the onion runs a layer: a handler with a future of its own, or a strategy in a stretch of them.
+enum Kind<'l, Sv, S> {
+    Fn(&'l FnMiddleware<Sv, S>),
+    Handler(&'l dyn HttpMiddleware<Sv, S>),
+    Strategy(&'l dyn DynStrategy<Sv, S>),
+}
+
+impl<Sv, S> Layer<Sv, S> {
+    fn kind(&self) -> Kind<'_, Sv, S> {
+        match self {
+            Layer::Fn(middleware) => Kind::Fn(middleware),
+            Layer::Handler(middleware) => Kind::Handler(&**middleware),
+            Layer::Strategy(strategy) => Kind::Strategy(&**strategy),
+        }
+    }
 }
 
 impl<Sv: 'static, S: 'static> SharedMiddleware<Sv, S> {
@@ -326,30 +363,55 @@ impl<Sv: 'static, S: 'static> SharedMiddleware<Sv, S> {
         Self(Layer::Handler(Arc::new(middleware)))
     }
 
+    /// A middleware written as a function, usable in a `const`: what `#[pikku_middleware]` puts under the
+    /// function's name.
+    pub const fn from_fn(name: &'static str, handle: MiddlewareFn<Sv, S>) -> Self {
+        Self(Layer::Fn(FnMiddleware { name, handle }))
+    }
+
     pub(crate) fn from_strategy(strategy: Arc<dyn DynStrategy<Sv, S>>) -> Self {
         Self(Layer::Strategy(strategy))
     }
 
     /// The middleware's name.
     pub fn name(&self) -> &str {
-        match &self.0 {
-            Layer::Handler(middleware) => middleware.name(),
-            Layer::Strategy(strategy) => strategy.name(),
+        match self.0.kind() {
+            Kind::Fn(middleware) => middleware.name,
+            Kind::Handler(middleware) => middleware.name(),
+            Kind::Strategy(strategy) => strategy.name(),
         }
     }
 
     /// The middleware's description.
     pub fn describe(&self) -> String {
-        match &self.0 {
-            Layer::Handler(middleware) => middleware.describe(),
-            Layer::Strategy(strategy) => strategy.describe(),
+        match self.0.kind() {
+            Kind::Fn(_) => String::new(),
+            Kind::Handler(middleware) => middleware.describe(),
+            Kind::Strategy(strategy) => strategy.describe(),
         }
+    }
+}
+
+impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> SharedMiddleware<Sv, S> {
+    /// Runs the middleware directly, as a unit test does: `timing.call(&services, request, next)` with
+    /// [`Request::for_test`] and [`Next::for_test`].
+    ///
+    /// # Errors
+    /// The middleware's own error, which the onion would answer with.
+    pub fn call<'a>(
+        &'a self,
+        services: &'a Sv,
+        request: Request<S>,
+        next: Next<'a, Sv, S>,
+    ) -> BoxFuture<'a, Result<Response, PikkuError>> {
+        HttpMiddleware::handle(self, services, request, next)
     }
 }
 
 impl<Sv, S> Clone for SharedMiddleware<Sv, S> {
     fn clone(&self) -> Self {
         Self(match &self.0 {
+            Layer::Fn(middleware) => Layer::Fn(middleware.clone()),
             Layer::Handler(middleware) => Layer::Handler(Arc::clone(middleware)),
             Layer::Strategy(strategy) => Layer::Strategy(Arc::clone(strategy)),
         })
@@ -371,9 +433,10 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware
         mut request: Request<S>,
         next: Next<'a, Sv, S>,
     ) -> BoxFuture<'a, Result<Response, PikkuError>> {
-        let strategy = match &self.0 {
-            Layer::Handler(middleware) => return middleware.handle(services, request, next),
-            Layer::Strategy(strategy) => &**strategy,
+        let strategy = match self.0.kind() {
+            Kind::Fn(middleware) => return (middleware.handle)(services, request, next),
+            Kind::Handler(middleware) => return middleware.handle(services, request, next),
+            Kind::Strategy(strategy) => strategy,
         };
         Box::pin(async move {
             let change = request.watch_session_change();
@@ -482,14 +545,19 @@ impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
                 break Phase::Endpoint(endpoint.call(services, request));
             };
             chain = rest;
-            let strategy = match &first.0 {
-                Layer::Strategy(strategy) => &**strategy,
-                Layer::Handler(middleware) => {
+            let strategy = match first.0.kind() {
+                Kind::Strategy(strategy) => strategy,
+                kind => {
                     // The function's change cannot come back through another middleware's answer: watch it.
                     if !way_back.is_empty() {
                         watch = Some(request.watch_session_change());
                     }
-                    break Phase::Middleware(middleware.handle(services, request, Next { services, chain, endpoint }));
+                    let next = Next { services, chain, endpoint };
+                    break Phase::Middleware(match kind {
+                        Kind::Fn(middleware) => (middleware.handle)(services, request, next),
+                        Kind::Handler(middleware) => middleware.handle(services, request, next),
+                        Kind::Strategy(_) => unreachable!("matched above"),
+                    });
                 }
             };
             // First strategy wins (Pikku lets a later one overwrite): once a session is established, the

@@ -3,11 +3,13 @@
 //!
 //! They run after the auth gate and after the input is parsed, so a permission may look at the data: it
 //! reads its view from the same [`MergedInput`] the function's input was read from, not from the request
-//! again.
+//! again. A view that cannot be read from an input the function accepted is the application's mistake: the
+//! request gets a 500 and the log names the permission and the field, never a silent 403.
 
+use std::any::TypeId;
 use std::sync::Arc;
 
-use crate::input::MergedInput;
+use crate::input::{InputError, InputFields, MergedInput};
 use crate::middleware::BoxFuture;
 use crate::request_id::RequestId;
 
@@ -18,13 +20,52 @@ use crate::request_id::RequestId;
 )]
 pub trait Permission<Sv, S>: Send + Sync + 'static {
     /// Decides whether the request may proceed. A `pikku_auth` check without a session is `false`; a
-    /// `pikku_permission` reads its view with [`MergedInput::deserialize`] and denies when it does not fit.
-    fn check<'a>(&'a self, services: &'a Sv, input: &'a MergedInput<'_>, session: Option<&'a S>)
-        -> BoxFuture<'a, bool>;
+    /// `pikku_permission` reads its view with [`MergedInput::deserialize`].
+    ///
+    /// # Errors
+    /// The [`InputError`] of a data view that cannot be read from the input: the request gets a 500 (the
+    /// view does not fit what the function accepts), with the error in the log.
+    fn check<'a>(
+        &'a self,
+        services: &'a Sv,
+        input: &'a MergedInput<'_>,
+        session: Option<&'a S>,
+    ) -> BoxFuture<'a, Result<bool, InputError>>;
 
     /// The name `info` prints.
     fn name(&self) -> &'static str;
+
+    /// The data view the check reads from the input, if any: start-up compares its fields with the
+    /// parameters of the routes it guards.
+    fn data_view(&self) -> Option<DataView> {
+        None
+    }
 }
+
+/// The data a `#[pikku_permission]` reads from the input: its type and the field names it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataView {
+    /// The view's type as written (`UserScoped`).
+    pub type_name: &'static str,
+    /// The names it reads (see [`InputFields`]).
+    pub fields: InputFields,
+}
+
+/// A `#[pikku_auth]` or `#[pikku_permission]`'s registration, collected through `inventory`: a route that
+/// names a permission instead of a function is told to use it as one.
+#[derive(Debug)]
+pub struct PermissionDef {
+    /// The permission's name.
+    pub name: &'static str,
+    /// The source file.
+    pub file: &'static str,
+    /// The source line.
+    pub line: u32,
+    /// The `TypeId` of the value under the permission's name.
+    pub permission_type: fn() -> TypeId,
+}
+
+inventory::collect!(PermissionDef);
 
 /// A shareable permission.
 pub struct SharedPermission<Sv, S>(Arc<dyn Permission<Sv, S>>);
@@ -38,6 +79,24 @@ impl<Sv: 'static, S: 'static> SharedPermission<Sv, S> {
     /// The permission's name.
     pub fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    /// The data view the permission reads, if any.
+    pub fn data_view(&self) -> Option<DataView> {
+        self.0.data_view()
+    }
+
+    async fn run_check(
+        &self,
+        services: &Sv,
+        input: &MergedInput<'_>,
+        session: Option<&S>,
+    ) -> Result<bool, UnreadableView> {
+        self.0.check(services, input, session).await.map_err(|error| UnreadableView {
+            permission: self.name(),
+            view: self.data_view().map_or("?", |view| view.type_name),
+            error,
+        })
     }
 }
 
@@ -53,6 +112,14 @@ impl<Sv: 'static, S: 'static> std::fmt::Debug for SharedPermission<Sv, S> {
     }
 }
 
+/// A permission whose data view could not be read from the input.
+#[derive(Debug)]
+pub(crate) struct UnreadableView {
+    pub(crate) permission: &'static str,
+    pub(crate) view: &'static str,
+    pub(crate) error: InputError,
+}
+
 /// The permissions of one function: global ones (each must pass) and the function's groups (one group
 /// must pass entirely; no group means no function-level requirement).
 pub(crate) struct Permissions<Sv, S> {
@@ -65,32 +132,39 @@ impl<Sv: 'static, S: 'static> Permissions<Sv, S> {
         Self { global, groups }
     }
 
+    /// Every permission the function is checked against: the global ones, then the function's own.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &SharedPermission<Sv, S>> {
+        self.global.iter().chain(self.groups.iter().flatten())
+    }
+
+    /// Whether the request may proceed. A view that cannot be read stops the check at once, whatever
+    /// another group would say: the mistake shows on every request that reaches it, not on some.
     pub(crate) async fn allow(
         &self,
         services: &Sv,
         input: &MergedInput<'_>,
         session: Option<&S>,
         request_id: &RequestId,
-    ) -> bool {
+    ) -> Result<bool, UnreadableView> {
         for permission in self.global.iter() {
-            if !permission.0.check(services, input, session).await {
+            if !permission.run_check(services, input, session).await? {
                 tracing::debug!(request_id = %request_id, permission = permission.name(), "global permission denied");
-                return false;
+                return Ok(false);
             }
         }
         if self.groups.is_empty() {
-            return true;
+            return Ok(true);
         }
         'groups: for group in &self.groups {
             for permission in group {
-                if !permission.0.check(services, input, session).await {
+                if !permission.run_check(services, input, session).await? {
                     continue 'groups;
                 }
             }
-            return true;
+            return Ok(true);
         }
         tracing::debug!(request_id = %request_id, "permission denied");
-        false
+        Ok(false)
     }
 }
 
@@ -102,12 +176,43 @@ mod tests {
     struct Fixed(&'static str, bool);
 
     impl Permission<(), ()> for Fixed {
-        fn check<'a>(&'a self, _: &'a (), _: &'a MergedInput<'_>, _: Option<&'a ()>) -> BoxFuture<'a, bool> {
+        fn check<'a>(
+            &'a self,
+            _: &'a (),
+            _: &'a MergedInput<'_>,
+            _: Option<&'a ()>,
+        ) -> BoxFuture<'a, Result<bool, InputError>> {
             let allowed = self.1;
-            Box::pin(async move { allowed })
+            Box::pin(async move { Ok(allowed) })
         }
         fn name(&self) -> &'static str {
             self.0
+        }
+    }
+
+    /// Reads a view that needs `userId`, which the empty input of these tests never has.
+    struct NeedsUserId;
+
+    impl Permission<(), ()> for NeedsUserId {
+        fn check<'a>(
+            &'a self,
+            _: &'a (),
+            input: &'a MergedInput<'_>,
+            _: Option<&'a ()>,
+        ) -> BoxFuture<'a, Result<bool, InputError>> {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct UserScoped {
+                #[allow(dead_code)]
+                user_id: String,
+            }
+            Box::pin(async move { input.deserialize::<UserScoped>().map(|_| true) })
+        }
+        fn name(&self) -> &'static str {
+            "needs_user_id"
+        }
+        fn data_view(&self) -> Option<DataView> {
+            Some(DataView { type_name: "UserScoped", fields: InputFields::Named(&["userId"]) })
         }
     }
 
@@ -115,10 +220,27 @@ mod tests {
         SharedPermission::new(Fixed("fixed", allowed))
     }
 
-    async fn allows(global: Vec<SharedPermission<(), ()>>, groups: Vec<Vec<SharedPermission<(), ()>>>) -> bool {
+    async fn verdict(
+        global: Vec<SharedPermission<(), ()>>,
+        groups: Vec<Vec<SharedPermission<(), ()>>>,
+    ) -> Result<bool, UnreadableView> {
         let path_params = PathParams::default();
         let input = MergedInput::new(InputParts { path: "/", path_params: &path_params, query: None, body: None });
         Permissions::new(global.into(), groups).allow(&(), &input, None, &RequestId::generate()).await
+    }
+
+    async fn allows(global: Vec<SharedPermission<(), ()>>, groups: Vec<Vec<SharedPermission<(), ()>>>) -> bool {
+        verdict(global, groups).await.expect("every view is readable")
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_view_is_an_error_naming_the_permission_and_the_field_not_a_denial() {
+        let unreadable = SharedPermission::new(NeedsUserId);
+        // Even where another group would allow: the mistake shows on every request that reaches it.
+        let error = verdict(vec![], vec![vec![unreadable], vec![p(true)]]).await.expect_err("the view cannot be read");
+        assert_eq!(error.permission, "needs_user_id");
+        assert_eq!(error.view, "UserScoped");
+        assert_eq!(error.error.field.as_deref(), Some("userId"));
     }
 
     #[tokio::test]

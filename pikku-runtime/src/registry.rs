@@ -1,7 +1,10 @@
 //! The registry: functions and wirings resolved once at start-up into a router, a fixed middleware chain
 //! per route and the CORS policy. It refuses to start, naming both places, on duplicate function ids, two
-//! routes with the same method and template, a route that names something that is not a `#[pikku_func]`,
-//! or CORS configured twice; and, naming the wiring line, on an invalid CORS configuration.
+//! routes with the same method and template, or CORS configured twice; and, naming the wiring line, on a
+//! route that names something that is not a `#[pikku_func]` (with the advice its kind needs), a route
+//! parameter that neither the function's input nor a permission's view reads, a permission's view that
+//! names a route's parameter differently, an invalid CORS configuration, and an application whose wirings
+//! declare no route (unless [`App::allow_no_routes`](crate::App::allow_no_routes)).
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -12,20 +15,21 @@ use http::{HeaderValue, Method};
 use crate::body::BodyRules;
 use crate::cors::{CorsError, CorsPolicy};
 use crate::function::{FunctionDef, FunctionSlot};
+use crate::input::InputFields;
 use crate::middleware::{Endpoint, SharedMiddleware};
-use crate::permission::SharedPermission;
+use crate::permission::{DataView, PermissionDef, SharedPermission};
 use crate::server::{ServerConfig, ServerInner};
 use crate::service::{DeclaredLayer, RouteRest};
-use crate::wiring::{SourceLocation, WiringDef, Wirings};
+use crate::wiring::{Named, RouteDecl, SourceLocation, WiringDef, Wirings};
 
 /// Why an application refuses to start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// Two functions share an id.
-    #[error("two functions have the id `{id}`: {first} and {second}; function ids must be unique, rename one")]
+    #[error("two functions have the id `{id}`: {first} and {second}; function ids must be unique: give one of them another `#[pikku_func(id = \"...\")]`")]
     DuplicateFunction {
         /// The id.
-        id: &'static str,
+        id: String,
         /// The first definition.
         first: SourceLocation,
         /// The second definition.
@@ -68,7 +72,7 @@ pub enum StartupError {
         reason: String,
     },
     /// A route names something that did not register as a function.
-    #[error("route {method} {template} ({location}) names `{function}`, which is not a #[pikku_func]; mark it with #[pikku_func]")]
+    #[error("route {method} {template} ({location}) names `{function}`, {advice}")]
     NotAFunction {
         /// Method.
         method: Method,
@@ -76,9 +80,48 @@ pub enum StartupError {
         template: String,
         /// Declaration.
         location: SourceLocation,
-        /// The path of what was named.
-        function: &'static str,
+        /// What was named: a permission's or middleware's name, else the Rust path of its type.
+        function: String,
+        /// What it is, and how to use it.
+        advice: String,
     },
+    /// A route parameter that the function never reads (neither its input nor a permission's view has it).
+    #[error("route {route} has the parameter `{parameter}`, which function `{function}` never reads: {reason}")]
+    UnreadParameter {
+        /// The route: `METHOD template (file:line)`.
+        route: String,
+        /// The parameter.
+        parameter: String,
+        /// The function's id.
+        function: String,
+        /// What the input lacks, and the fix.
+        reason: String,
+    },
+    /// A permission's data view names a field the route or the input gives under another spelling.
+    #[error("permission `{permission}` of function `{function}` reads `{field}` through its data view `{view}`, but {given}, so the view never sees that value; {fix}")]
+    MisnamedViewField {
+        /// The permission.
+        permission: &'static str,
+        /// The function's id.
+        function: String,
+        /// The view's type.
+        view: &'static str,
+        /// The view's field.
+        field: &'static str,
+        /// Who names it otherwise, and how: `route GET /projects/:projectId (file:line) names it `projectId``.
+        given: String,
+        /// The fix.
+        fix: String,
+    },
+    /// Functions are registered, but no wiring declares a route.
+    #[error("{functions} functions are registered but no wiring declares a route: is the wiring module declared (`mod wirings;`)? (An application without routes on purpose says `App::allow_no_routes()`.)")]
+    NoRoutes {
+        /// How many functions are registered.
+        functions: usize,
+    },
+    /// Neither a function nor a route is registered.
+    #[error("no function and no route is registered: are the modules of functions and wirings declared (`mod functions; mod wirings;`), and, when they live in a library, is the library used by the binary? (An application without routes on purpose says `App::allow_no_routes()`.)")]
+    NothingRegistered,
     /// `w.cors(..)` is called more than once.
     #[error("CORS is configured twice: {first} and {second}; an application has one `w.cors(..)`, remove one")]
     DuplicateCors {
@@ -193,10 +236,25 @@ impl<Sv, S> PathEntry<Sv, S> {
 /// What `info functions` prints about one function.
 #[derive(Debug, Clone)]
 pub struct FunctionInfo {
+    /// The function's id: `#[pikku_func(id = "...")]` when given; otherwise its name (`list`), or, when
+    /// another function's id would be that name too, its module path below the crate and its name
+    /// (`projects::list`).
+    pub id: String,
     /// The registration.
     pub def: &'static FunctionDef,
     /// `METHOD template` of each route wired to it.
     pub routes: Vec<String>,
+}
+
+/// A route whose parameters could not be checked against what its function reads, and why.
+#[derive(Debug, Clone)]
+pub struct UncheckedRoute {
+    /// `METHOD template`.
+    pub route: String,
+    /// The function's id.
+    pub function: String,
+    /// Which type's fields cannot be known without data.
+    pub reason: String,
 }
 
 /// What `info middleware` prints about one middleware.
@@ -224,6 +282,9 @@ pub struct Registry<Sv, S> {
     pub middleware: Vec<MiddlewareInfo>,
     /// Names of the global permissions.
     pub global_permissions: Vec<&'static str>,
+    /// Routes with parameters whose function's input (or a permission's view) has fields that cannot be
+    /// known without data, so start-up could not check them: `info functions` lists them.
+    pub unchecked_routes: Vec<UncheckedRoute>,
     /// The CORS policy, when the wirings configure one (boxed: most applications have none).
     pub(crate) cors: Option<Box<CorsPolicy>>,
 }
@@ -234,6 +295,7 @@ impl<Sv, S> std::fmt::Debug for Registry<Sv, S> {
             .field("functions", &self.functions)
             .field("middleware", &self.middleware)
             .field("global_permissions", &self.global_permissions)
+            .field("unchecked_routes", &self.unchecked_routes)
             .field("cors", &self.cors.as_ref().map(|policy| policy.describe()))
             .finish_non_exhaustive()
     }
@@ -249,18 +311,26 @@ impl<Sv, S> Registry<Sv, S> {
 
 struct Installed<Sv, S> {
     def: &'static FunctionDef,
+    id: Arc<str>,
     endpoint: Arc<dyn Endpoint<Sv, S>>,
     middleware: Vec<SharedMiddleware<Sv, S>>,
+    views: Vec<(&'static str, DataView)>,
 }
 
 impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S> {
     /// Builds the registry from every function and wiring linked into the binary, with the body settings of
-    /// `config` (the limit, and the budget its functions share).
+    /// `config` (the limit, and the budget its functions share). An application whose wirings declare no
+    /// route refuses to start (see [`App::allow_no_routes`](crate::App::allow_no_routes)).
     ///
     /// # Errors
     /// A [`StartupError`] naming the places at fault.
-    #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
     pub fn build(config: &ServerConfig) -> Result<Self, StartupError> {
+        Self::build_with(config, false)
+    }
+
+    /// [`build`](Self::build), allowing an application without routes when `allow_no_routes`.
+    #[allow(clippy::missing_panics_doc)] // the `expect`s state invariants, they cannot fail
+    pub(crate) fn build_with(config: &ServerConfig, allow_no_routes: bool) -> Result<Self, StartupError> {
         let body = Arc::new(BodyRules::new(config.body_limit, config.body_budget));
         let mismatch =
             |what: String, location: SourceLocation, m: crate::function::TypeMismatch| StartupError::TypeMismatch {
@@ -272,14 +342,16 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 session: std::any::type_name::<S>(),
             };
 
-        let mut defs: Vec<&'static FunctionDef> = inventory::iter::<FunctionDef>.into_iter().collect();
-        defs.sort_by(|a, b| (a.id, a.file, a.line).cmp(&(b.id, b.file, b.line)));
-        for pair in defs.windows(2) {
-            if pair[0].id == pair[1].id {
+        let defs: Vec<&'static FunctionDef> = inventory::iter::<FunctionDef>.into_iter().collect();
+        let mut functions_by_id: Vec<(String, &'static FunctionDef)> =
+            function_ids(&defs).into_iter().zip(defs).collect();
+        functions_by_id.sort_by(|(a, a_def), (b, b_def)| (a, a_def.file, a_def.line).cmp(&(b, b_def.file, b_def.line)));
+        for pair in functions_by_id.windows(2) {
+            if pair[0].0 == pair[1].0 {
                 return Err(StartupError::DuplicateFunction {
-                    id: pair[0].id,
-                    first: SourceLocation { file: pair[0].file, line: pair[0].line },
-                    second: SourceLocation { file: pair[1].file, line: pair[1].line },
+                    id: pair[0].0.clone(),
+                    first: SourceLocation { file: pair[0].1.file, line: pair[0].1.line },
+                    second: SourceLocation { file: pair[1].1.file, line: pair[1].1.line },
                 });
             }
         }
@@ -310,22 +382,32 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         };
 
         let global_permissions: Arc<[SharedPermission<Sv, S>]> = wirings.permissions.iter().cloned().collect();
-        let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(defs.len());
-        for def in &defs {
+        let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(functions_by_id.len());
+        for (id, def) in &functions_by_id {
+            let id: Arc<str> = Arc::from(id.as_str());
             let mut slot = FunctionSlot::<Sv, S> {
+                function_id: Arc::clone(&id),
                 global_permissions: Arc::clone(&global_permissions),
                 body: Arc::clone(&body),
                 installed: None,
             };
             (def.install)(&mut slot).map_err(|m| {
-                mismatch(format!("function `{}`", def.id), SourceLocation { file: def.file, line: def.line }, m)
+                mismatch(format!("function `{id}`"), SourceLocation { file: def.file, line: def.line }, m)
             })?;
             let installed = slot.installed.expect("install fills the slot on success");
             by_type.insert(
                 (def.function_type)(),
-                Installed { def, endpoint: installed.endpoint, middleware: installed.middleware },
+                Installed {
+                    def,
+                    id,
+                    endpoint: installed.endpoint,
+                    middleware: installed.middleware,
+                    views: installed.views,
+                },
             );
         }
+        let permission_names: HashMap<TypeId, &'static str> =
+            inventory::iter::<PermissionDef>.into_iter().map(|p| ((p.permission_type)(), p.name)).collect();
 
         let server = Arc::new(OnceLock::new());
         let mut router = matchit::Router::new();
@@ -333,7 +415,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
         // shape -> (index into paths, template, location of its first route)
         let mut shapes: HashMap<String, (usize, String, SourceLocation)> = HashMap::new();
         let mut declared: HashMap<(Method, String), SourceLocation> = HashMap::new();
-        let mut routes_of: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut routes_of: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut unchecked_routes = Vec::new();
+        let mut routed = Vec::with_capacity(wirings.routes.len());
 
         for route in &wirings.routes {
             let template = parse_template(&route.template).map_err(|reason| StartupError::InvalidTemplate {
@@ -342,12 +426,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 location: route.location,
                 reason,
             })?;
-            let function = by_type.get(&route.function_type).ok_or(StartupError::NotAFunction {
-                method: route.method.clone(),
-                template: route.template.clone(),
-                location: route.location,
-                function: route.function_path,
-            })?;
+            let Some(function) = by_type.get(&route.function_type) else {
+                return Err(not_a_function(route, &permission_names));
+            };
             if let Some(first) = declared.insert((route.method.clone(), template.shape.clone()), route.location) {
                 return Err(StartupError::DuplicateRoute {
                     method: route.method.clone(),
@@ -416,7 +497,23 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 None => RouteTarget { chain: chain.into_boxed_slice(), endpoint: Arc::clone(&function.endpoint) },
             };
             paths[index].methods.push((route.method.clone(), target));
-            routes_of.entry(function.def.id).or_default().push(format!("{} {}", route.method, route.template));
+            routes_of.entry(&*function.id).or_default().push(format!("{} {}", route.method, route.template));
+            routed.push((route, template, function));
+        }
+
+        // Once the routes are known to be consistent: what each function reads from its routes' parameters.
+        for (route, template, function) in &routed {
+            if let Some(unchecked) = check_parameters(route, template, function)? {
+                unchecked_routes.push(unchecked);
+            }
+        }
+
+        if wirings.routes.is_empty() && !allow_no_routes {
+            return Err(if functions_by_id.is_empty() {
+                StartupError::NothingRegistered
+            } else {
+                StartupError::NoRoutes { functions: functions_by_id.len() }
+            });
         }
 
         for entry in &mut paths {
@@ -427,9 +524,14 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             entry.allow = HeaderValue::from_str(&allowed.join(", ")).expect("method names are valid header text");
         }
 
-        let functions: Vec<FunctionInfo> =
-            defs.iter().map(|def| FunctionInfo { def, routes: routes_of.remove(def.id).unwrap_or_default() }).collect();
-        let middleware = describe_middleware(&wirings, &defs, &by_type);
+        let middleware = describe_middleware(&wirings, &functions_by_id, &by_type);
+        let functions: Vec<FunctionInfo> = functions_by_id
+            .into_iter()
+            .map(|(id, def)| {
+                let routes = routes_of.remove(id.as_str()).unwrap_or_default();
+                FunctionInfo { id, def, routes }
+            })
+            .collect();
         let route_count = wirings.routes.len();
         tracing::info!(
             functions = functions.len(),
@@ -446,14 +548,209 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             functions,
             middleware,
             global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
+            unchecked_routes,
             cors,
         })
     }
 }
 
+/// The id of each function, in the order given: `#[pikku_func(id = "...")]` when set; otherwise the name,
+/// unless another function's id would be that name too, then the module path below the crate and the name
+/// (`projects::list`), or the whole module path when even that is shared (the same module in two crates).
+/// Ids that still collide are for the caller to refuse.
+fn function_ids(defs: &[&'static FunctionDef]) -> Vec<String> {
+    let mut claims: HashMap<&str, usize> = HashMap::new();
+    for def in defs {
+        *claims.entry(def.explicit_id.unwrap_or(def.name)).or_default() += 1;
+    }
+    let qualified = |def: &FunctionDef| match def.module_path.split_once("::") {
+        Some((_crate, below)) => format!("{below}::{}", def.name),
+        None => def.name.to_owned(),
+    };
+    let mut qualified_claims: HashMap<String, usize> = HashMap::new();
+    for def in defs.iter().filter(|d| d.explicit_id.is_none() && claims[d.name] > 1) {
+        *qualified_claims.entry(qualified(def)).or_default() += 1;
+    }
+    defs.iter()
+        .map(|def| match def.explicit_id {
+            Some(id) => id.to_owned(),
+            None if claims[def.name] == 1 => def.name.to_owned(),
+            None => {
+                let id = qualified(def);
+                if qualified_claims[&id] == 1 {
+                    id
+                } else {
+                    format!("{}::{}", def.module_path, def.name)
+                }
+            }
+        })
+        .collect()
+}
+
+/// A route that names something other than a function: what it is, and how it is used instead.
+fn not_a_function<Sv, S>(route: &RouteDecl<Sv, S>, permissions: &HashMap<TypeId, &'static str>) -> StartupError {
+    let named =
+        route.named.clone().or_else(|| permissions.get(&route.function_type).map(|name| Named::Permission(name)));
+    let (function, advice) = match named {
+        Some(Named::Permission(name)) => (
+            name.to_owned(),
+            format!("which is a permission, not a function: use it in `permissions = [..]` of a function, or `w.add_permission({name})` for every function"),
+        ),
+        Some(Named::Middleware(name)) => (
+            name.clone(),
+            format!("which is a middleware, not a function: use it in `middleware = [..]` of a function, or `w.add_http_middleware(\"{}\", [{name}])` (or a route's `.middleware([{name}])`)", route.template),
+        ),
+        None => (route.function_path.to_owned(), "which is not a #[pikku_func]; mark it with #[pikku_func]".to_owned()),
+    };
+    StartupError::NotAFunction {
+        method: route.method.clone(),
+        template: route.template.clone(),
+        location: route.location,
+        function,
+        advice,
+    }
+}
+
+/// The route's parameters against what its function reads: each must be read by the function's input or by
+/// one of its permissions' views, and a view must not name a route's parameter (or an input field) in
+/// another case convention. `Ok(Some(..))`: a type's fields cannot be known, the route is left unchecked.
+fn check_parameters<Sv, S>(
+    route: &RouteDecl<Sv, S>,
+    template: &Template,
+    function: &Installed<Sv, S>,
+) -> Result<Option<UncheckedRoute>, StartupError> {
+    let input = (function.def.input_fields)();
+    let input_type = function.def.input_type;
+    let unchecked = |reason: String| UncheckedRoute {
+        route: format!("{} {}", route.method, route.template),
+        function: function.id.to_string(),
+        reason,
+    };
+    for (permission, view) in &function.views {
+        let Some((field, given_by, given)) = misnamed_view_field(view, &template.params, &input, route, input_type)
+        else {
+            continue;
+        };
+        let fix = match rename_all_for(&given) {
+            Some(case) => format!("add `#[serde(rename_all = \"{case}\")]` to `{}`", view.type_name),
+            None => format!("rename the view's field `{field}` to `{given}`"),
+        };
+        return Err(StartupError::MisnamedViewField {
+            permission,
+            function: function.id.to_string(),
+            view: view.type_name,
+            field,
+            given: format!("{given_by} names it `{given}`"),
+            fix,
+        });
+    }
+    for parameter in template.params.iter().map(|p| &**p) {
+        if input.has(parameter) || function.views.iter().any(|(_, view)| view.fields.has(parameter)) {
+            continue;
+        }
+        if !input.is_known() {
+            return Ok(Some(unchecked(format!(
+                "the input `{input_type}` reads fields that cannot be listed without data"
+            ))));
+        }
+        if let Some((permission, view)) = function.views.iter().find(|(_, view)| !view.fields.is_known()) {
+            return Ok(Some(unchecked(format!(
+                "the data view `{}` of permission `{permission}` reads fields that cannot be listed without data",
+                view.type_name
+            ))));
+        }
+        let reason = match input {
+            InputFields::Nothing if function.views.is_empty() => format!(
+                "its input is `{input_type}`, so the parameter would be dropped; take an input with a field `{parameter}`, or remove the parameter"
+            ),
+            InputFields::Nothing => format!(
+                "its input is `{input_type}` and no permission's data view has a field `{parameter}`; take an input with a field `{parameter}`, or remove the parameter"
+            ),
+            _ => {
+                let views = if function.views.is_empty() { "" } else { ", nor does a permission's data view" };
+                let mut reason = format!(
+                    "the input `{input_type}` has no field `{parameter}`{views}; rename the parameter or add the field"
+                );
+                if let Some(field) = input.names().iter().find(|field| same_words(field, parameter)) {
+                    reason.push_str(&format!(" (did you mean `{field}`?"));
+                    if let Some(case) = rename_all_for(parameter) {
+                        reason.push_str(&format!(" add `#[serde(rename_all = \"{case}\")]` to `{input_type}`"));
+                    }
+                    reason.push(')');
+                }
+                reason
+            }
+        };
+        return Err(StartupError::UnreadParameter {
+            route: format!("{} {} ({})", route.method, route.template, route.location),
+            parameter: parameter.to_owned(),
+            function: function.id.to_string(),
+            reason,
+        });
+    }
+    Ok(None)
+}
+
+/// A field of `view` that the route's parameters or the function's input give under another case convention
+/// (`project_id` where the route says `projectId`): the view would never see the value. A field given under
+/// its own name by either, or by one of its aliases, is fine; one that neither names could come from the
+/// query or the body, which start-up cannot know.
+fn misnamed_view_field<Sv, S>(
+    view: &DataView,
+    params: &[Box<str>],
+    input: &InputFields,
+    route: &RouteDecl<Sv, S>,
+    input_type: &str,
+) -> Option<(&'static str, String, String)> {
+    let given = |name: &str| params.iter().any(|p| &**p == name) || input.has(name);
+    for field in view.fields.names() {
+        // Its aliases are the view's other names for the same value.
+        if view.fields.names().iter().filter(|other| same_words(other, field)).any(|other| given(other)) {
+            continue;
+        }
+        if let Some(param) = params.iter().find(|p| same_words(p, field)) {
+            let given_by = format!("route {} {} ({})", route.method, route.template, route.location);
+            return Some((field, given_by, param.to_string()));
+        }
+        if let Some(name) = input.names().iter().find(|name| same_words(name, field)) {
+            let given_by =
+                format!("the input `{input_type}` (route {} {}, {})", route.method, route.template, route.location);
+            return Some((field, given_by, (*name).to_owned()));
+        }
+    }
+    None
+}
+
+/// The same words in another case convention: `project_id`, `projectId`, `ProjectId`, `PROJECT_ID`.
+fn same_words(a: &str, b: &str) -> bool {
+    let words = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
+    a != b && words(a) == words(b)
+}
+
+/// The `rename_all` that turns snake_case field names into names spelled like `name`.
+fn rename_all_for(name: &str) -> Option<&'static str> {
+    let upper = name.chars().any(|c| c.is_ascii_uppercase());
+    let lower = name.chars().any(|c| c.is_ascii_lowercase());
+    if name.contains('_') {
+        return match (upper, lower) {
+            (true, false) => Some("SCREAMING_SNAKE_CASE"),
+            (false, true) => Some("snake_case"),
+            _ => None,
+        };
+    }
+    if name.contains('-') {
+        return (!upper).then_some("kebab-case");
+    }
+    match name.chars().next() {
+        Some(first) if first.is_ascii_uppercase() => Some("PascalCase"),
+        Some(_) if upper => Some("camelCase"),
+        _ => None,
+    }
+}
+
 fn describe_middleware<Sv: 'static, S: 'static>(
     wirings: &Wirings<Sv, S>,
-    defs: &[&'static FunctionDef],
+    functions: &[(String, &'static FunctionDef)],
     by_type: &HashMap<TypeId, Installed<Sv, S>>,
 ) -> Vec<MiddlewareInfo> {
     let info = |m: &SharedMiddleware<Sv, S>, applied: String| MiddlewareInfo {
@@ -474,9 +771,9 @@ fn describe_middleware<Sv: 'static, S: 'static>(
     for route in &wirings.routes {
         out.extend(route.middleware.iter().map(|m| info(m, format!("route {} {}", route.method, route.template))));
     }
-    for def in defs {
+    for (id, def) in functions {
         if let Some(installed) = by_type.get(&(def.function_type)()) {
-            out.extend(installed.middleware.iter().map(|m| info(m, format!("function {}", def.id))));
+            out.extend(installed.middleware.iter().map(|m| info(m, format!("function {id}"))));
         }
     }
     out
@@ -502,6 +799,105 @@ mod tests {
         assert!(parse_template("/a/:").is_err());
         assert!(parse_template("/a/:x/:x").is_err());
         assert!(parse_template("/a/b{x}").is_err());
+    }
+
+    fn def(name: &'static str, explicit_id: Option<&'static str>, module_path: &'static str) -> &'static FunctionDef {
+        Box::leak(Box::new(FunctionDef {
+            name,
+            explicit_id,
+            module_path,
+            auth: false,
+            permissions: &[],
+            middleware: &[],
+            tags: &[],
+            description: "",
+            input_type: "()",
+            output_type: "()",
+            input_fields: InputFields::of::<()>,
+            file: "src/lib.rs",
+            line: 1,
+            function_type: || TypeId::of::<()>(),
+            install: |_| Ok(()),
+        }))
+    }
+
+    #[test]
+    fn ids_are_names_unless_shared_then_module_paths_unless_shared_then_whole_paths() {
+        let defs = [
+            def("health", None, "app"),
+            def("list", None, "app::projects"),
+            def("list", None, "app::tasks"),
+            def("archive", Some("projects.archive"), "app::projects"),
+            def("archive", None, "app::tasks"),
+            def("get", None, "app::api"),
+            def("get", None, "bin::api"),
+        ];
+        assert_eq!(
+            function_ids(&defs),
+            [
+                "health",
+                "projects::list",
+                "tasks::list",
+                "projects.archive",
+                "archive",
+                "app::api::get",
+                "bin::api::get"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_explicit_id_that_takes_a_name_qualifies_its_namesake() {
+        let defs = [def("list", None, "app::tasks"), def("other", Some("list"), "app::projects")];
+        assert_eq!(function_ids(&defs), ["tasks::list", "list"]);
+    }
+
+    #[test]
+    fn a_view_field_given_under_another_spelling_is_found_an_alias_or_an_absent_field_is_not() {
+        let route = RouteDecl::<(), ()> {
+            method: Method::POST,
+            template: "/notes".into(),
+            function_type: TypeId::of::<()>(),
+            function_path: "add_note",
+            named: None,
+            middleware: Vec::new(),
+            tags: Vec::new(),
+            location: SourceLocation { file: "src/http.rs", line: 7 },
+        };
+        let input = InputFields::Named(&["userId", "text"]);
+        let view =
+            |fields: &'static [&'static str]| DataView { type_name: "UserScoped", fields: InputFields::Named(fields) };
+        assert_eq!(
+            misnamed_view_field(&view(&["user_id"]), &[], &input, &route, "NewNote"),
+            Some(("user_id", "the input `NewNote` (route POST /notes, src/http.rs:7)".to_owned(), "userId".to_owned()))
+        );
+        // An alias is the view's other name for the same value.
+        assert_eq!(misnamed_view_field(&view(&["user_id", "userId"]), &[], &input, &route, "NewNote"), None);
+        // A name nobody gives may come from the query or the body.
+        assert_eq!(misnamed_view_field(&view(&["owner"]), &[], &input, &route, "NewNote"), None);
+    }
+
+    #[test]
+    fn case_conventions_are_recognised_for_the_rename_all_advice() {
+        assert!(same_words("projectId", "project_id"));
+        assert!(same_words("PROJECT_ID", "ProjectId"));
+        assert!(!same_words("project_id", "project_id"));
+        assert!(!same_words("project", "projects"));
+        assert_eq!(rename_all_for("projectId"), Some("camelCase"));
+        assert_eq!(rename_all_for("ProjectId"), Some("PascalCase"));
+        assert_eq!(rename_all_for("project_id"), Some("snake_case"));
+        assert_eq!(rename_all_for("PROJECT_ID"), Some("SCREAMING_SNAKE_CASE"));
+        assert_eq!(rename_all_for("id"), None);
+    }
+
+    #[test]
+    fn an_application_with_nothing_registered_refuses_to_start_unless_allowed() {
+        // This crate's own tests register no function and no wiring.
+        let error = Registry::<(), ()>::build(&ServerConfig::default()).expect_err("nothing is registered");
+        assert!(matches!(error, StartupError::NothingRegistered), "{error}");
+        assert!(error.to_string().starts_with("no function and no route is registered"), "{error}");
+        let registry = Registry::<(), ()>::build_with(&ServerConfig::default(), true).expect("allowed");
+        assert!(registry.functions.is_empty());
     }
 
     #[test]

@@ -61,9 +61,18 @@ pub(crate) struct RouteDecl<Sv, S> {
     pub(crate) template: String,
     pub(crate) function_type: TypeId,
     pub(crate) function_path: &'static str,
+    /// What the route names, when it is known not to be a function (start-up says how to use it).
+    pub(crate) named: Option<Named>,
     pub(crate) middleware: Vec<SharedMiddleware<Sv, S>>,
     pub(crate) tags: Vec<String>,
     pub(crate) location: SourceLocation,
+}
+
+/// Something a route named that is not a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Named {
+    Middleware(String),
+    Permission(&'static str),
 }
 
 pub(crate) struct MiddlewareDecl<Sv, S> {
@@ -120,7 +129,7 @@ pub(crate) struct LayerDecl {
 ///
 /// #[pikku_wiring]
 /// fn routes(w: &mut Wirings<Services, Session>) {
-///     w.add_http_middleware("*", [timing.into()]);
+///     w.add_http_middleware("*", [timing]);
 ///     w.get("/health", health);
 ///     w.delete("/notes/:id", delete_note).tags(["notes"]);
 /// }
@@ -175,12 +184,22 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     #[track_caller]
     #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn route<F: 'static>(&mut self, method: Method, template: &str, function: F) -> RouteBuilder<'_, Sv, S> {
-        let _ = function;
+        // A `#[pikku_middleware]` or a strategy is a `SharedMiddleware`, whose name only the value knows; a
+        // permission's type is registered (see `PermissionDef`), the registry recognises it by `TypeId`.
+        let named = {
+            let value: &dyn Any = &function;
+            if let Some(middleware) = value.downcast_ref::<SharedMiddleware<Sv, S>>() {
+                Some(Named::Middleware(middleware.name().to_owned()))
+            } else {
+                value.downcast_ref::<SharedPermission<Sv, S>>().map(|permission| Named::Permission(permission.name()))
+            }
+        };
         self.routes.push(RouteDecl {
             method,
             template: template.to_owned(),
             function_type: TypeId::of::<F>(),
             function_path: std::any::type_name::<F>(),
+            named,
             middleware: Vec::new(),
             tags: Vec::new(),
             location: Location::caller().into(),
@@ -219,18 +238,14 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     }
 
     /// Global middleware: runs first, on every route.
-    pub fn add_middleware(&mut self, middleware: impl IntoIterator<Item = SharedMiddleware<Sv, S>>) {
-        self.global.extend(middleware);
+    pub fn add_middleware(&mut self, middleware: impl MiddlewareList<Sv, S>) {
+        self.global.extend(middleware.into_middleware());
     }
 
     /// Middleware for the routes a pattern matches: `"*"` every route, `"/api/*"` every route under
     /// `/api/`, an exact template itself. Runs after global middleware, in declaration order.
-    pub fn add_http_middleware(
-        &mut self,
-        pattern: &str,
-        middleware: impl IntoIterator<Item = SharedMiddleware<Sv, S>>,
-    ) {
-        self.http.push(MiddlewareDecl { pattern: pattern.to_owned(), middleware: middleware.into_iter().collect() });
+    pub fn add_http_middleware(&mut self, pattern: &str, middleware: impl MiddlewareList<Sv, S>) {
+        self.http.push(MiddlewareDecl { pattern: pattern.to_owned(), middleware: middleware.into_middleware() });
     }
 
     /// A tower layer around the routes a pattern matches (the patterns of
@@ -286,8 +301,8 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     }
 
     /// Middleware for the functions and routes carrying `tag`. Runs after HTTP pattern middleware.
-    pub fn add_tag_middleware(&mut self, tag: &str, middleware: impl IntoIterator<Item = SharedMiddleware<Sv, S>>) {
-        self.tags.push(MiddlewareDecl { pattern: tag.to_owned(), middleware: middleware.into_iter().collect() });
+    pub fn add_tag_middleware(&mut self, tag: &str, middleware: impl MiddlewareList<Sv, S>) {
+        self.tags.push(MiddlewareDecl { pattern: tag.to_owned(), middleware: middleware.into_middleware() });
     }
 
     /// A global permission: must pass for every function, independently of the function's own.
@@ -323,8 +338,8 @@ impl<Sv, S> RouteBuilder<'_, Sv, S> {
     /// Route middleware: runs after tag middleware, before the function's own.
     // The route is changed in place: a builder that is dropped has still done its work.
     #[allow(clippy::return_self_not_must_use)]
-    pub fn middleware(self, middleware: impl IntoIterator<Item = SharedMiddleware<Sv, S>>) -> Self {
-        self.route.middleware.extend(middleware);
+    pub fn middleware(self, middleware: impl MiddlewareList<Sv, S>) -> Self {
+        self.route.middleware.extend(middleware.into_middleware());
         self
     }
 
@@ -334,6 +349,45 @@ impl<Sv, S> RouteBuilder<'_, Sv, S> {
     pub fn tags<'t>(self, tags: impl IntoIterator<Item = &'t str>) -> Self {
         self.route.tags.extend(tags.into_iter().map(str::to_owned));
         self
+    }
+}
+
+/// What the wiring methods take as middleware: a list of `#[pikku_middleware]` functions and strategies as
+/// they are, `[timing, auth_bearer()]` (each is a [`SharedMiddleware`]), a `Vec` of them, or one alone.
+///
+/// A hand-written [`HttpMiddleware`](crate::HttpMiddleware) joins a list as `SharedMiddleware::new(value)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a list of pikku middleware",
+    label = "expected a list of middleware, such as `[timing, auth_bearer()]`",
+    note = "list `#[pikku_middleware]` functions and strategies as they are: `[timing, auth_bearer()]`",
+    note = "a plain `async fn` becomes a middleware with `#[pikku_middleware]`; a hand-written `HttpMiddleware` joins the list as `SharedMiddleware::new(value)`"
+)]
+pub trait MiddlewareList<Sv, S> {
+    /// The middleware, in order.
+    fn into_middleware(self) -> Vec<SharedMiddleware<Sv, S>>;
+}
+
+impl<Sv, S, const N: usize> MiddlewareList<Sv, S> for [SharedMiddleware<Sv, S>; N] {
+    fn into_middleware(self) -> Vec<SharedMiddleware<Sv, S>> {
+        self.into()
+    }
+}
+
+impl<Sv, S> MiddlewareList<Sv, S> for Vec<SharedMiddleware<Sv, S>> {
+    fn into_middleware(self) -> Vec<SharedMiddleware<Sv, S>> {
+        self
+    }
+}
+
+impl<Sv, S> MiddlewareList<Sv, S> for &[SharedMiddleware<Sv, S>] {
+    fn into_middleware(self) -> Vec<SharedMiddleware<Sv, S>> {
+        self.to_vec()
+    }
+}
+
+impl<Sv, S> MiddlewareList<Sv, S> for SharedMiddleware<Sv, S> {
+    fn into_middleware(self) -> Vec<SharedMiddleware<Sv, S>> {
+        vec![self]
     }
 }
 

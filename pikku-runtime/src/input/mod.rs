@@ -31,7 +31,8 @@
 //!   `u32`.
 //! * Router path parameters with a name the input type does not declare are
 //!   passed in like any other key: they are ignored unless the type has
-//!   `#[serde(deny_unknown_fields)]`.
+//!   `#[serde(deny_unknown_fields)]`. (Start-up refuses such a parameter when
+//!   the type's fields can be listed and no permission's view reads it.)
 //! * `#[serde(flatten)]` and untagged enums buffer values through
 //!   `deserialize_any`, which sees URL values as plain strings (no coercion).
 //! * A URL value for a sequence/map/struct field is a type error (lists cannot
@@ -43,8 +44,11 @@
 //!   in the URL must agree with the URL every time.
 //! * Percent-decoding is lenient: malformed `%` escapes are kept literally and
 //!   invalid UTF-8 is replaced with U+FFFD.
-//! * A view that does not fit the input (a missing field, a wrong type, a
-//!   conflict) is an error for that view only; the permission denies.
+//! * A view that does not fit the input (a missing field, a wrong type) is the
+//!   server's mistake, not the client's: the request gets a 500 and the log
+//!   names the permission and the field (a merge that fails, such as malformed
+//!   JSON, stays the client's 422). [`InputFields`] reads the names a type
+//!   takes without data, for the start-up checks of route parameters.
 
 use std::sync::OnceLock;
 
@@ -52,9 +56,11 @@ use serde::de::DeserializeOwned;
 
 mod deserializer;
 mod errors;
+mod fields;
 mod merge;
 mod url;
 
+pub use fields::InputFields;
 pub use url::query_param;
 pub(crate) use url::PathParams;
 
@@ -115,6 +121,12 @@ impl<'a> MergedInput<'a> {
                 _ => from_path_error(&err),
             }),
         }
+    }
+
+    /// The error of a merge that failed (malformed JSON, a conflict between URL and body): the client's
+    /// mistake, whichever type was being read.
+    pub(crate) fn merge_error(&self) -> Option<&InputError> {
+        self.merged.get().and_then(|merged| merged.as_ref().err())
     }
 
     /// The merge, built on first use.

@@ -67,9 +67,9 @@ pub async fn read_thing(services: &Services, data: Input, ctx: &Context<Session>
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware("*", [audit.into()]);
+    w.add_http_middleware("*", [audit]);
     w.add_permission(is_admin);
-    w.get("/things/:id", read_thing).tags(["things"]).middleware([audit.into()]);
+    w.get("/things/:id", read_thing).tags(["things"]).middleware([audit]);
 }
 
 fn main() {}
