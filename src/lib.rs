@@ -24,7 +24,7 @@ pub mod testing {
 pub mod prelude {
     pub use pikku_macros::{pikku_auth, pikku_func, pikku_middleware, pikku_permission, pikku_wiring};
     pub use pikku_runtime::{
-        App, Context, Next, OptionalContext, PikkuError, Request, Response, SessionChange, SharedMiddleware,
+        App, Context, Next, OptionalContext, PikkuError, Reply, Request, Response, SessionChange, SharedMiddleware,
         StatusCode, Wirings,
     };
 }

@@ -1,10 +1,14 @@
-//! The per-request context a function receives: the session and the way to change it.
+//! The per-request context a function receives: the session and the way to change it, and the request it
+//! answers (headers, method, path, client address, request id, and the values middleware put on it).
 //!
 //! A change recorded with `set_session` / `clear_session` is applied to the response only when the
 //! function returns `Ok`: an `Err` or a panic leaves the client's session as it was.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use http::header::{AsHeaderName, HeaderName};
+use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 
 use crate::request_id::RequestId;
 use crate::session_id::SessionId;
@@ -105,8 +109,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 pub struct Context<S> {
     session: S,
     change: Mutex<Option<SessionChange<S>>>,
-    request_id: RequestId,
-    client_addr: Option<IpAddr>,
+    request: RequestData,
 }
 
 impl<S> Context<S> {
@@ -127,17 +130,6 @@ impl<S> Context<S> {
     pub fn clear_session(&self) {
         *lock(&self.change) = Some(SessionChange::Cleared);
     }
-
-    /// The request's id, as echoed in `x-request-id` and error bodies.
-    pub fn request_id(&self) -> &RequestId {
-        &self.request_id
-    }
-
-    /// The client's address, as [`Request::client_addr`](crate::Request::client_addr) gives it: the
-    /// peer's, or behind a trusted proxy the client's; `None` in-process.
-    pub fn client_addr(&self) -> Option<IpAddr> {
-        self.client_addr
-    }
 }
 
 /// Context of an `auth = false` function: the session may be absent.
@@ -145,8 +137,7 @@ impl<S> Context<S> {
 pub struct OptionalContext<S> {
     session: Option<S>,
     change: Mutex<Option<SessionChange<S>>>,
-    request_id: RequestId,
-    client_addr: Option<IpAddr>,
+    request: RequestData,
 }
 
 impl<S> OptionalContext<S> {
@@ -167,17 +158,6 @@ impl<S> OptionalContext<S> {
     pub fn clear_session(&self) {
         *lock(&self.change) = Some(SessionChange::Cleared);
     }
-
-    /// The request's id, as echoed in `x-request-id` and error bodies.
-    pub fn request_id(&self) -> &RequestId {
-        &self.request_id
-    }
-
-    /// The client's address, as [`Request::client_addr`](crate::Request::client_addr) gives it: the
-    /// peer's, or behind a trusted proxy the client's; `None` in-process.
-    pub fn client_addr(&self) -> Option<IpAddr> {
-        self.client_addr
-    }
 }
 
 fn record_set<S>(change: &Mutex<Option<SessionChange<S>>>, session: S) -> SessionId {
@@ -191,12 +171,152 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// What a context keeps of the request it answers. The endpoint moves the head's parts here once the
+/// permissions have run (nothing after the function reads them), so they cost no copy of a header.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RequestData {
+    pub(crate) request_id: RequestId,
+    pub(crate) client_addr: Option<IpAddr>,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) extensions: Extensions,
+}
+
+impl RequestData {
+    /// A `GET /` without headers, with a fresh request id: what a unit test's context starts from.
+    fn for_test() -> Self {
+        Self {
+            request_id: RequestId::generate(),
+            client_addr: None,
+            method: Method::GET,
+            uri: Uri::from_static("/"),
+            headers: HeaderMap::new(),
+            extensions: Extensions::new(),
+        }
+    }
+}
+
+/// The request accessors and the unit-test builders, the same on both context types.
+macro_rules! request_access {
+    ($context:ident) => {
+        impl<S> $context<S> {
+            /// The request's id, as echoed in `x-request-id` and error bodies.
+            pub fn request_id(&self) -> &RequestId {
+                &self.request.request_id
+            }
+
+            /// The client's address, as [`Request::client_addr`](crate::Request::client_addr) gives it: the
+            /// peer's, or behind a trusted proxy the client's; `None` in-process.
+            pub fn client_addr(&self) -> Option<IpAddr> {
+                self.request.client_addr
+            }
+
+            /// The request method.
+            pub fn method(&self) -> &Method {
+                &self.request.method
+            }
+
+            /// The request URI (path and query) as the client sent it, percent-encoded.
+            pub fn uri(&self) -> &Uri {
+                &self.request.uri
+            }
+
+            /// The request path, percent-encoded (`/notes/7`).
+            pub fn path(&self) -> &str {
+                self.request.uri.path()
+            }
+
+            /// The request headers.
+            pub fn headers(&self) -> &HeaderMap {
+                &self.request.headers
+            }
+
+            /// The first value of header `name` (case-insensitive), as text: `None` when the request has no
+            /// such header, or when its value is not visible ASCII (read those bytes from
+            /// [`headers`](Self::headers)). Repeated headers: see [`HeaderMap::get_all`].
+            pub fn header(&self, name: impl AsHeaderName) -> Option<&str> {
+                self.request.headers.get(name).and_then(|value| value.to_str().ok())
+            }
+
+            /// The value of type `T` a middleware put on the request with
+            /// [`Request::extensions_mut`](crate::Request::extensions_mut) (a tenant, a start time, an
+            /// account loaded once), or `None` if none did.
+            pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+                self.request.extensions.get::<T>()
+            }
+
+            /// Every value middleware put on the request.
+            pub fn extensions(&self) -> &Extensions {
+                &self.request.extensions
+            }
+
+            /// The same test context as if the request came from `addr`.
+            #[must_use]
+            pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
+                self.request.client_addr = Some(addr);
+                self
+            }
+
+            /// The same test context with one more request header (a header already there keeps its
+            /// values: this one is added after them).
+            ///
+            /// # Panics
+            /// If `name` or `value` is not a valid header name or value (a mistake in the test).
+            #[must_use]
+            pub fn with_header<K, V>(mut self, name: K, value: V) -> Self
+            where
+                K: TryInto<HeaderName>,
+                K::Error: std::fmt::Debug,
+                V: TryInto<HeaderValue>,
+                V::Error: std::fmt::Debug,
+            {
+                let name = name.try_into().expect("with_header: not a valid header name");
+                let value = value.try_into().expect("with_header: not a valid header value");
+                self.request.headers.append(name, value);
+                self
+            }
+
+            /// The same test context with `value` on the request, as a middleware would put it there with
+            /// [`Request::extensions_mut`](crate::Request::extensions_mut).
+            #[must_use]
+            pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+                self.request.extensions.insert(value);
+                self
+            }
+
+            /// The same test context for a request of `method` to `uri` (by default `GET /`).
+            ///
+            /// # Panics
+            /// If `uri` is not a valid request URI (a mistake in the test).
+            #[must_use]
+            pub fn with_request(mut self, method: Method, uri: &str) -> Self {
+                self.request.method = method;
+                self.request.uri = uri.parse().expect("with_request: not a valid URI");
+                self
+            }
+
+            /// The change the function recorded (for unit tests).
+            pub fn recorded_change(&self) -> Option<SessionChange<S>>
+            where
+                S: Clone,
+            {
+                lock(&self.change).clone()
+            }
+        }
+    };
+}
+
+request_access!(Context);
+request_access!(OptionalContext);
+
 /// The two context types a function can take; the pipeline's auth gate is derived from it.
 pub trait SessionContext<S>: Send + Sync + Sized + 'static {
     /// Whether the function refuses to run without a session (401).
     const REQUIRES_SESSION: bool;
     /// Builds the context, or `None` when a required session is missing.
-    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self>;
+    fn from_session(session: Option<S>, request: RequestData) -> Option<Self>;
     /// The change recorded by the function.
     fn into_change(self) -> Option<SessionChange<S>>;
     /// The session, for permissions.
@@ -205,8 +325,8 @@ pub trait SessionContext<S>: Send + Sync + Sized + 'static {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
     const REQUIRES_SESSION: bool = true;
-    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self> {
-        session.map(|session| Self { session, change: Mutex::new(None), request_id, client_addr })
+    fn from_session(session: Option<S>, request: RequestData) -> Option<Self> {
+        session.map(|session| Self { session, change: Mutex::new(None), request })
     }
     fn into_change(self) -> Option<SessionChange<S>> {
         self.change.into_inner().unwrap_or_else(|p| p.into_inner())
@@ -218,8 +338,8 @@ impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
     const REQUIRES_SESSION: bool = false;
-    fn from_session(session: Option<S>, request_id: RequestId, client_addr: Option<IpAddr>) -> Option<Self> {
-        Some(Self { session, change: Mutex::new(None), request_id, client_addr })
+    fn from_session(session: Option<S>, request: RequestData) -> Option<Self> {
+        Some(Self { session, change: Mutex::new(None), request })
     }
     fn into_change(self) -> Option<SessionChange<S>> {
         self.change.into_inner().unwrap_or_else(|p| p.into_inner())
@@ -230,45 +350,28 @@ impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
 }
 
 impl<S> Context<S> {
-    /// A context for calling a function directly in a unit test.
+    /// A context for calling a function directly in a unit test: a `GET /` without headers or extensions
+    /// and a fresh request id; the `with_*` builders set what the function reads.
+    ///
+    /// ```
+    /// use pikku::Context;
+    ///
+    /// #[derive(Clone, Debug)]
+    /// struct Tenant(&'static str);
+    ///
+    /// let ctx = Context::for_test("ada").with_header("if-match", "\"3\"").with_extension(Tenant("acme"));
+    /// assert_eq!(ctx.header("If-Match"), Some("\"3\""));
+    /// assert_eq!(ctx.extension::<Tenant>().map(|t| t.0), Some("acme"));
+    /// ```
     pub fn for_test(session: S) -> Self {
-        Self { session, change: Mutex::new(None), request_id: RequestId::generate(), client_addr: None }
-    }
-
-    /// The same test context as if the request came from `addr`.
-    #[must_use]
-    pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
-        self.client_addr = Some(addr);
-        self
-    }
-
-    /// The change the function recorded (for unit tests).
-    pub fn recorded_change(&self) -> Option<SessionChange<S>>
-    where
-        S: Clone,
-    {
-        lock(&self.change).clone()
+        Self { session, change: Mutex::new(None), request: RequestData::for_test() }
     }
 }
 
 impl<S> OptionalContext<S> {
-    /// A context for calling an `auth = false` function directly in a unit test.
+    /// A context for calling an `auth = false` function directly in a unit test: a `GET /` without
+    /// headers or extensions and a fresh request id; the `with_*` builders set what the function reads.
     pub fn for_test(session: Option<S>) -> Self {
-        Self { session, change: Mutex::new(None), request_id: RequestId::generate(), client_addr: None }
-    }
-
-    /// The same test context as if the request came from `addr`.
-    #[must_use]
-    pub fn with_client_addr(mut self, addr: IpAddr) -> Self {
-        self.client_addr = Some(addr);
-        self
-    }
-
-    /// The change the function recorded (for unit tests).
-    pub fn recorded_change(&self) -> Option<SessionChange<S>>
-    where
-        S: Clone,
-    {
-        lock(&self.change).clone()
+        Self { session, change: Mutex::new(None), request: RequestData::for_test() }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::body::{method_has_body, read_json_body, BodyRules, BufferedBody};
-use crate::context::SessionContext;
+use crate::context::{RequestData, SessionContext};
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
 use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
@@ -28,7 +28,8 @@ pub trait PikkuFunction: Send + Sync + 'static {
     type Session: Clone + Send + Sync + 'static;
     /// The input: path, query and body merged.
     type Input: DeserializeOwned + Send + 'static;
-    /// The output: `()` for 204, anything serialisable for 200 JSON, or a stream.
+    /// The output: `()` for 204, anything serialisable for 200 JSON, a stream, or any of these in a
+    /// [`Reply`](crate::Reply) with its own status and headers.
     type Output: FunctionOutput;
     /// `Context<Session>` (session required) or `OptionalContext<Session>` (`auth = false`).
     type Context: SessionContext<Self::Session>;
@@ -202,8 +203,17 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             data
         };
 
-        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
-        else {
+        // Nothing after the function reads the head: its parts move into the context, no header copied.
+        let head = &mut request.head;
+        let request_data = RequestData {
+            request_id: request.request_id,
+            client_addr: request.client_addr,
+            method: std::mem::take(&mut head.method),
+            uri: std::mem::take(&mut head.uri),
+            headers: std::mem::take(&mut head.headers),
+            extensions: std::mem::take(&mut head.extensions),
+        };
+        let Some(context) = F::Context::from_session(request.session.take(), request_data) else {
             return Err(PikkuError::missing_session());
         };
         let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &context))).await;
