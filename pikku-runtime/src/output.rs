@@ -249,8 +249,15 @@ impl Reply<()> {
 /// Headers that frame the message on the wire: hyper writes them from the body; one set by hand could
 /// disagree with it and desynchronise the connection.
 fn is_framing(name: &HeaderName) -> bool {
-    [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION, header::UPGRADE, header::TE, header::TRAILER]
-        .contains(name)
+    [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+        header::UPGRADE,
+        header::TE,
+        header::TRAILER,
+    ]
+    .contains(name)
         || name == "keep-alive"
         || name == "proxy-connection"
 }
@@ -337,7 +344,9 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert!(body(response).await.is_empty());
 
-        let response = respond(Reply::new(serde_json::json!({"big": "x"})).status(StatusCode::NOT_MODIFIED).header(header::ETAG, "\"1\""));
+        let response = respond(
+            Reply::new(serde_json::json!({"big": "x"})).status(StatusCode::NOT_MODIFIED).header(header::ETAG, "\"1\""),
+        );
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         assert!(response.headers().get(header::CONTENT_TYPE).is_none());
         assert_eq!(response.headers()[header::ETAG], "\"1\"");
@@ -350,7 +359,8 @@ mod tests {
 
     #[test]
     fn an_invalid_header_value_is_a_500_that_names_the_header_and_not_the_value() {
-        let error = Reply::new(()).header(header::LOCATION, "/notes/1\r\nSet-Cookie: evil=1").into_response().unwrap_err();
+        let error =
+            Reply::new(()).header(header::LOCATION, "/notes/1\r\nSet-Cookie: evil=1").into_response().unwrap_err();
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(error.message().contains("header `location`"), "{}", error.message());
         assert!(!error.message().contains("evil"), "{}", error.message());
@@ -371,7 +381,9 @@ mod tests {
 
     #[test]
     fn header_replaces_and_append_header_adds() {
-        let response = respond(Reply::new(1).header("x-a", "1").header("x-a", "2").append_header("vary", "a").append_header("vary", "b"));
+        let response = respond(
+            Reply::new(1).header("x-a", "1").header("x-a", "2").append_header("vary", "a").append_header("vary", "b"),
+        );
         assert_eq!(response.headers().get_all("x-a").iter().collect::<Vec<_>>(), ["2"]);
         assert_eq!(response.headers().get_all("vary").iter().collect::<Vec<_>>(), ["a", "b"]);
     }
