@@ -31,3 +31,8 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub use pikku_runtime::__private;
+
+/// `docs/services.md`'s code, compiled and run with the doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/services.md")]
+pub struct ServicesPage;

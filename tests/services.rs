@@ -56,9 +56,11 @@ pub struct Session {
 pub struct KeysInDb;
 
 impl ApiKeyLookup<Services, Session> for KeysInDb {
-    fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Option<Session>> {
+    fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Result<Option<Session>, PikkuError>> {
         let key = key.to_owned();
-        Step::Wait(Box::pin(async move { services.db.client_of_key(&key).await.map(|user_id| Session { user_id }) }))
+        Step::Wait(Box::pin(
+            async move { Ok(services.db.client_of_key(&key).await.map(|user_id| Session { user_id })) },
+        ))
     }
 }
 

@@ -41,6 +41,7 @@ pub enum ApiKeySource {
 ///
 /// ```
 /// use pikku_auth::{ApiKeyLookup, Step};
+/// use pikku_runtime::PikkuError;
 /// # use std::collections::HashMap;
 /// # #[derive(Clone)] pub struct Session { client: String }
 /// # pub struct Pool(HashMap<[u8; 32], String>);
@@ -55,16 +56,14 @@ pub enum ApiKeySource {
 /// pub struct StoredKeys;
 ///
 /// impl ApiKeyLookup<Services, Session> for StoredKeys {
-///     fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Option<Session>> {
+///     fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Result<Option<Session>, PikkuError>> {
 ///         // The future may borrow the services; it owns what it takes from the key.
 ///         let digest = sha256(key);
 ///         Step::Wait(Box::pin(async move {
 ///             match services.db.client_of_key_digest(digest).await {
-///                 Ok(client) => client.map(|client| Session { client }),
-///                 Err(error) => {
-///                     tracing::error!(%error, "API key lookup failed");
-///                     None
-///                 }
+///                 Ok(client) => Ok(client.map(|client| Session { client })),
+///                 // 503, logged with the detail: the key may well be valid.
+///                 Err(error) => Err(PikkuError::service_unavailable(format!("API key lookup failed: {error}"))),
 ///             }
 ///         }))
 ///     }
@@ -75,7 +74,11 @@ pub trait ApiKeyLookup<Sv, S>: Send + Sync + 'static {
     ///
     /// A lookup in memory answers [`Step::Ready`]; one that queries a database returns [`Step::Wait`]
     /// with a future that may borrow `services` and owns a copy of the key (or of its digest).
-    fn lookup<'a>(&'a self, services: &'a Sv, key: &str) -> Step<'a, Option<S>>;
+    ///
+    /// # Errors
+    /// A [`PikkuError`] refuses the request with its status: a database that cannot answer is a 503
+    /// (`PikkuError::service_unavailable`), not an unknown key.
+    fn lookup<'a>(&'a self, services: &'a Sv, key: &str) -> Step<'a, Result<Option<S>, PikkuError>>;
 }
 
 /// A fixed table of API keys, kept as SHA-256 digests and compared in constant time against every entry
@@ -118,8 +121,8 @@ impl<S> fmt::Debug for StaticApiKeys<S> {
 
 /// Works with any services: the table is its own.
 impl<Sv, S: Clone + Send + Sync + 'static> ApiKeyLookup<Sv, S> for StaticApiKeys<S> {
-    fn lookup<'a>(&'a self, _services: &'a Sv, key: &str) -> Step<'a, Option<S>> {
-        Step::Ready(self.find(key).cloned())
+    fn lookup<'a>(&'a self, _services: &'a Sv, key: &str) -> Step<'a, Result<Option<S>, PikkuError>> {
+        Step::Ready(Ok(self.find(key).cloned()))
     }
 }
 
@@ -167,6 +170,7 @@ impl<Sv, S> fmt::Debug for ApiKeyStrategy<Sv, S> {
 /// API keys from the `x-api-key` header, the `apiKey` query parameter, or both (header first).
 ///
 /// * No key: no session, the request goes on.
+/// * A lookup's own error (a database that cannot answer: 503) refuses the request with that error.
 /// * A key the lookup does not know, or (without a lookup) a JWT that does not verify or whose session was
 ///   revoked, or an empty key: 401 `InvalidSessionError` `Invalid API key`.
 /// * Without a lookup, after a successful `clear_session` with a store, the key's session is revoked.
@@ -238,7 +242,7 @@ where
             return Step::Ready(Err(invalid_key(Rejection::Malformed)));
         }
         match &self.options.lookup {
-            Some(lookup) => lookup.lookup(services, &key).map(|found| match found {
+            Some(lookup) => lookup.lookup(services, &key).map(|found| match found? {
                 Some(session) => Ok(Authenticated::session(session)),
                 None => Err(invalid_key(Rejection::Unknown)),
             }),
@@ -376,13 +380,20 @@ mod tests {
     struct KeysInTheServicesStore;
 
     impl ApiKeyLookup<TestServices, TestSession> for KeysInTheServicesStore {
-        fn lookup<'a>(&'a self, services: &'a TestServices, key: &str) -> Step<'a, Option<TestSession>> {
+        fn lookup<'a>(
+            &'a self,
+            services: &'a TestServices,
+            key: &str,
+        ) -> Step<'a, Result<Option<TestSession>, PikkuError>> {
             let key = key.to_owned();
             Step::Wait(Box::pin(async move {
                 tokio::task::yield_now().await;
+                if services.failing_store {
+                    return Err(PikkuError::service_unavailable("the key table cannot be read"));
+                }
                 let token = crate::SessionRef { session_id: &key, user: None, auth_time: None };
                 let revoked = services.store.is_revoked(token).await.unwrap();
-                (key.starts_with("key-") && !revoked).then(svc)
+                Ok((key.starts_with("key-") && !revoked).then(svc))
             }))
         }
     }
@@ -399,6 +410,13 @@ mod tests {
         services.store.revoke("key-1", i64::MAX).await.unwrap();
         let outcome = run(&services, chain(), request("GET", "/me", &[("x-api-key", "key-1")]), ok_response()).await;
         assert_eq!(outcome.response.status(), 401, "the lookup read the revocation from the services");
+
+        // A lookup that cannot answer refuses with its own error, not as an unknown key.
+        let failing = TestServices { failing_store: true, ..services };
+        let outcome = run(&failing, chain(), request("GET", "/me", &[("x-api-key", "key-2")]), ok_response()).await;
+        assert!(!outcome.endpoint_ran);
+        assert_eq!(outcome.response.status(), 503);
+        assert!(body_text(outcome.response).await.contains("ServiceUnavailableError"));
     }
 
     #[test]

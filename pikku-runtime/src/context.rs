@@ -69,6 +69,11 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 /// A function that takes `&Context<Session>` runs only with a session (without one the request gets 401
 /// before the body is read); an `auth = false` function takes [`OptionalContext`] instead.
 ///
+/// Both also carry the request the function answers: [`header`](Self::header) and
+/// [`headers`](Self::headers), [`method`](Self::method), [`path`](Self::path) and [`uri`](Self::uri),
+/// [`client_addr`](Self::client_addr), [`request_id`](Self::request_id), and the values middleware put on
+/// the request ([`extension`](Self::extension)).
+///
 /// ```
 /// use pikku::prelude::*;
 /// use serde::{Deserialize, Serialize};

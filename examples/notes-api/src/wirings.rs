@@ -8,11 +8,12 @@ use crate::tenant::resolve_tenant;
 use crate::{Services, Session};
 
 /// API keys looked up in the services. The table is in memory here; with a database the lookup queries the
-/// pool the services hold: `Step::Wait(Box::pin(async move { services.db.session_of_key(&digest).await }))`.
+/// pool the services hold: `Step::Wait(Box::pin(async move { services.db.session_of_key(&digest).await }))`,
+/// a database error becoming `PikkuError::service_unavailable(..)` (503).
 struct KeysInServices;
 
 impl ApiKeyLookup<Services, Session> for KeysInServices {
-    fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Option<Session>> {
+    fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Result<Option<Session>, PikkuError>> {
         services.api_keys.lookup(services, key)
     }
 }
