@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use http::header::{AsHeaderName, HeaderName};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 
+use crate::middleware::Request;
 use crate::request_id::RequestId;
 use crate::session_id::SessionId;
 
@@ -114,7 +115,9 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 pub struct Context<S> {
     session: S,
     change: Mutex<Option<SessionChange<S>>>,
-    request: RequestData,
+    /// The request itself, session taken out: the endpoint builds the context from it before reading the
+    /// body, so the request is held once and nothing of it is copied.
+    request: Request<S>,
 }
 
 impl<S> Context<S> {
@@ -142,7 +145,8 @@ impl<S> Context<S> {
 pub struct OptionalContext<S> {
     session: Option<S>,
     change: Mutex<Option<SessionChange<S>>>,
-    request: RequestData,
+    /// See [`Context`]'s.
+    request: Request<S>,
 }
 
 impl<S> OptionalContext<S> {
@@ -176,33 +180,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What a context keeps of the request it answers. The endpoint moves the head's parts here once the
-/// permissions have run (nothing after the function reads them), so they cost no copy of a header.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct RequestData {
-    pub(crate) request_id: RequestId,
-    pub(crate) client_addr: Option<IpAddr>,
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
-    pub(crate) extensions: Extensions,
-}
-
-impl RequestData {
-    /// A `GET /` without headers, with a fresh request id: what a unit test's context starts from.
-    fn for_test() -> Self {
-        Self {
-            request_id: RequestId::generate(),
-            client_addr: None,
-            method: Method::GET,
-            uri: Uri::from_static("/"),
-            headers: HeaderMap::new(),
-            extensions: Extensions::new(),
-        }
-    }
-}
-
 /// The request accessors and the unit-test builders, the same on both context types.
 macro_rules! request_access {
     ($context:ident) => {
@@ -220,41 +197,41 @@ macro_rules! request_access {
 
             /// The request method.
             pub fn method(&self) -> &Method {
-                &self.request.method
+                &self.request.head.method
             }
 
             /// The request URI (path and query) as the client sent it, percent-encoded.
             pub fn uri(&self) -> &Uri {
-                &self.request.uri
+                &self.request.head.uri
             }
 
             /// The request path, percent-encoded (`/notes/7`).
             pub fn path(&self) -> &str {
-                self.request.uri.path()
+                self.request.head.uri.path()
             }
 
             /// The request headers.
             pub fn headers(&self) -> &HeaderMap {
-                &self.request.headers
+                &self.request.head.headers
             }
 
             /// The first value of header `name` (case-insensitive), as text: `None` when the request has no
             /// such header, or when its value is not visible ASCII (read those bytes from
             /// [`headers`](Self::headers)). Repeated headers: see [`HeaderMap::get_all`].
             pub fn header(&self, name: impl AsHeaderName) -> Option<&str> {
-                self.request.headers.get(name).and_then(|value| value.to_str().ok())
+                self.request.head.headers.get(name).and_then(|value| value.to_str().ok())
             }
 
             /// The value of type `T` a middleware put on the request with
             /// [`Request::extensions_mut`](crate::Request::extensions_mut) (a tenant, a start time, an
             /// account loaded once), or `None` if none did.
             pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
-                self.request.extensions.get::<T>()
+                self.request.head.extensions.get::<T>()
             }
 
             /// Every value middleware put on the request.
             pub fn extensions(&self) -> &Extensions {
-                &self.request.extensions
+                &self.request.head.extensions
             }
 
             /// The same test context as if the request came from `addr`.
@@ -279,7 +256,7 @@ macro_rules! request_access {
             {
                 let name = name.try_into().expect("with_header: not a valid header name");
                 let value = value.try_into().expect("with_header: not a valid header value");
-                self.request.headers.append(name, value);
+                self.request.head.headers.append(name, value);
                 self
             }
 
@@ -287,7 +264,7 @@ macro_rules! request_access {
             /// [`Request::extensions_mut`](crate::Request::extensions_mut).
             #[must_use]
             pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
-                self.request.extensions.insert(value);
+                self.request.head.extensions.insert(value);
                 self
             }
 
@@ -297,8 +274,8 @@ macro_rules! request_access {
             /// If `uri` is not a valid request URI (a mistake in the test).
             #[must_use]
             pub fn with_request(mut self, method: Method, uri: &str) -> Self {
-                self.request.method = method;
-                self.request.uri = uri.parse().expect("with_request: not a valid URI");
+                self.request.head.method = method;
+                self.request.head.uri = uri.parse().expect("with_request: not a valid URI");
                 self
             }
 
@@ -320,21 +297,38 @@ request_access!(OptionalContext);
 pub trait SessionContext<S>: Send + Sync + Sized + 'static {
     /// Whether the function refuses to run without a session (401).
     const REQUIRES_SESSION: bool;
-    /// Builds the context, or `None` when a required session is missing.
-    fn from_session(session: Option<S>, request: RequestData) -> Option<Self>;
+    /// The context of `request`, which it takes over with its session; the request's id when a required
+    /// session is missing.
+    ///
+    /// # Errors
+    /// The request's id when a session is required and the request has none.
+    fn from_request(request: Request<S>) -> Result<Self, RequestId>;
+    /// The request, for the endpoint.
+    fn request(&self) -> &Request<S>;
+    /// The request, for the endpoint's body read.
+    fn request_mut(&mut self) -> &mut Request<S>;
     /// The change recorded by the function.
-    fn into_change(self) -> Option<SessionChange<S>>;
+    fn take_change(&mut self) -> Option<SessionChange<S>>;
     /// The session, for permissions.
     fn session_ref(&self) -> Option<&S>;
 }
 
 impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
     const REQUIRES_SESSION: bool = true;
-    fn from_session(session: Option<S>, request: RequestData) -> Option<Self> {
-        session.map(|session| Self { session, change: Mutex::new(None), request })
+    fn from_request(mut request: Request<S>) -> Result<Self, RequestId> {
+        match request.session.take() {
+            Some(session) => Ok(Self { session, change: Mutex::new(None), request }),
+            None => Err(request.request_id),
+        }
     }
-    fn into_change(self) -> Option<SessionChange<S>> {
-        self.change.into_inner().unwrap_or_else(|p| p.into_inner())
+    fn request(&self) -> &Request<S> {
+        &self.request
+    }
+    fn request_mut(&mut self) -> &mut Request<S> {
+        &mut self.request
+    }
+    fn take_change(&mut self) -> Option<SessionChange<S>> {
+        self.change.get_mut().unwrap_or_else(|p| p.into_inner()).take()
     }
     fn session_ref(&self) -> Option<&S> {
         Some(&self.session)
@@ -343,15 +337,26 @@ impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
     const REQUIRES_SESSION: bool = false;
-    fn from_session(session: Option<S>, request: RequestData) -> Option<Self> {
-        Some(Self { session, change: Mutex::new(None), request })
+    fn from_request(mut request: Request<S>) -> Result<Self, RequestId> {
+        Ok(Self { session: request.session.take(), change: Mutex::new(None), request })
     }
-    fn into_change(self) -> Option<SessionChange<S>> {
-        self.change.into_inner().unwrap_or_else(|p| p.into_inner())
+    fn request(&self) -> &Request<S> {
+        &self.request
+    }
+    fn request_mut(&mut self) -> &mut Request<S> {
+        &mut self.request
+    }
+    fn take_change(&mut self) -> Option<SessionChange<S>> {
+        self.change.get_mut().unwrap_or_else(|p| p.into_inner()).take()
     }
     fn session_ref(&self) -> Option<&S> {
         self.session.as_ref()
     }
+}
+
+/// What a unit test's context starts from: a `GET /` without headers, with a fresh request id.
+fn test_request<S>() -> Request<S> {
+    Request::for_test(Method::GET, "/", HeaderMap::new())
 }
 
 impl<S> Context<S> {
@@ -369,7 +374,7 @@ impl<S> Context<S> {
     /// assert_eq!(ctx.extension::<Tenant>().map(|t| t.0), Some("acme"));
     /// ```
     pub fn for_test(session: S) -> Self {
-        Self { session, change: Mutex::new(None), request: RequestData::for_test() }
+        Self { session, change: Mutex::new(None), request: test_request() }
     }
 }
 
@@ -377,6 +382,6 @@ impl<S> OptionalContext<S> {
     /// A context for calling an `auth = false` function directly in a unit test: a `GET /` without
     /// headers or extensions and a fresh request id; the `with_*` builders set what the function reads.
     pub fn for_test(session: Option<S>) -> Self {
-        Self { session, change: Mutex::new(None), request: RequestData::for_test() }
+        Self { session, change: Mutex::new(None), request: test_request() }
     }
 }

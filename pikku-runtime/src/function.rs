@@ -12,12 +12,13 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::body::{method_has_body, read_json_body, BodyRules, BufferedBody};
-use crate::context::{RequestData, SessionContext};
+use crate::context::SessionContext;
 use crate::error::PikkuError;
 use crate::input::{InputParts, MergedInput};
 use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{Permissions, SharedPermission};
+use crate::response::Response;
 use crate::stream::FunctionOutput;
 
 /// A function as `#[pikku_func]` describes it to the runtime. Implemented by generated code.
@@ -130,28 +131,41 @@ impl<F: PikkuFunction> Endpoint<F::Services, F::Session> for FunctionEndpoint<F>
 }
 
 impl<F: PikkuFunction> FunctionEndpoint<F> {
-    /// Holds the request once and lends it to the phases. (An `async fn` taking the request by value
-    /// would store it twice, as its argument and as its binding, and a future over 1 KiB leaves the
-    /// allocator's per-thread cache.)
+    /// Holds the request once, inside the function's context, and lends it to the phases: the body is read
+    /// through the context, the function borrows it, and nothing of the request (its headers, the values
+    /// middleware put on it) is copied or stored twice. (An `async fn` taking the request by value would
+    /// store it twice, as its argument and as its binding; a context built from it inside this future would
+    /// too; and a future over 1 KiB leaves the allocator's per-thread cache.)
     #[allow(clippy::manual_async_fn)] // the point: an `async fn` would store the request twice
     fn respond<'a>(
         &'a self,
         services: &'a F::Services,
-        mut request: Request<F::Session>,
+        request: Request<F::Session>,
     ) -> impl Future<Output = Reply<F::Session>> + Send + 'a {
+        let authenticated = request.session.is_some();
+        // The auth gate, before the body is read: a function that requires a session gets no context without
+        // one.
+        let mut gate = F::Context::from_request(request);
         async move {
-            let authenticated = request.session.is_some();
-            let mut reply = match self.run(services, &mut request).await {
-                Ok(reply) => {
+            let context = match &mut gate {
+                Ok(context) => context,
+                Err(request_id) => {
+                    return Reply { response: PikkuError::missing_session().into_response(request_id), change: None };
+                }
+            };
+            let mut reply = match self.run(services, context).await {
+                Ok(response) => {
+                    let change = context.take_change();
                     // Middleware watching for it (strategies behind another middleware) learn it here; the
                     // strategies right above the function take it from the reply.
-                    request.report_change(reply.change.as_ref());
-                    reply
+                    context.request().report_change(change.as_ref());
+                    Reply { response, change }
                 }
-                Err(e) => Reply { response: e.into_response(&request.request_id), change: None },
+                Err(e) => Reply { response: e.into_response(&context.request().request_id), change: None },
             };
             // What a session sees, or a login returns, is nobody else's: no shared cache may keep it (OWASP
-            // Session Management Cheat Sheet, "Web Content Caching").
+            // Session Management Cheat Sheet, "Web Content Caching"). A function that set its own
+            // `Cache-Control` (through `Reply`) has decided what may be cached.
             if authenticated || reply.change.is_some() {
                 reply
                     .response
@@ -163,26 +177,19 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         }
     }
 
-    /// The response, and the session change the function recorded.
-    async fn run(
-        &self,
-        services: &F::Services,
-        request: &mut Request<F::Session>,
-    ) -> Result<Reply<F::Session>, PikkuError> {
-        // The auth gate, before the body is read. The context is built only once the permissions have passed,
-        // so it takes no room in this future while the body arrives.
-        if F::Context::REQUIRES_SESSION && request.session.is_none() {
-            return Err(PikkuError::missing_session());
-        }
-
+    /// The response; the session change the function recorded stays in the context.
+    async fn run(&self, services: &F::Services, context: &mut F::Context) -> Result<Response, PikkuError> {
         // The body, the input and the permissions, in a block: what they hold is dropped before the function
         // runs, so the function's future can reuse their room in this one.
         let data: F::Input = {
+            let request = context.request_mut();
             let BufferedBody { bytes: body, charge } = if method_has_body(&request.head.method) {
                 read_json_body(request, &self.body).await?
             } else {
                 BufferedBody::default()
             };
+            let context = &*context;
+            let request = context.request();
             // One merge of path, query and body, read by the function's input and by every permission's view.
             let input = MergedInput::new(InputParts {
                 path: request.head.uri.path(),
@@ -197,31 +204,18 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             // The input is parsed: the body's bytes leave the budget (they are dropped once the permissions
             // have run). Dropped here, the charge also takes no room in this future while they run.
             drop(charge);
-            if !self.permissions.allow(services, &input, request.session.as_ref(), &request.request_id).await {
+            if !self.permissions.allow(services, &input, context.session_ref(), &request.request_id).await {
                 return Err(PikkuError::permission_denied());
             }
             data
         };
 
-        // Nothing after the function reads the head: its parts move into the context, no header copied.
-        let head = &mut request.head;
-        let request_data = RequestData {
-            request_id: request.request_id,
-            client_addr: request.client_addr,
-            method: std::mem::take(&mut head.method),
-            uri: std::mem::take(&mut head.uri),
-            headers: std::mem::take(&mut head.headers),
-            extensions: std::mem::take(&mut head.extensions),
-        };
-        let Some(context) = F::Context::from_session(request.session.take(), request_data) else {
-            return Err(PikkuError::missing_session());
-        };
-        let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &context))).await;
+        let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &*context))).await;
         let output = match outcome {
             Ok(result) => result?,
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
-        Ok(Reply { response: output.into_response()?, change: context.into_change() })
+        output.into_response()
     }
 }
 

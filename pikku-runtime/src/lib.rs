@@ -63,7 +63,7 @@ pub use wiring::{RouteBuilder, SourceLocation, Wirings};
 /// What generated code needs, at absolute paths, so an application adds no dependency of its own.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::context::{RequestData, SessionContext};
+    pub use crate::context::SessionContext;
     pub use crate::function::{install, FunctionDef, FunctionSlot, PikkuFunction, TypeMismatch};
     pub use crate::input::MergedInput;
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
