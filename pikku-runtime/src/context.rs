@@ -113,17 +113,18 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 /// ```
 #[derive(Debug)]
 pub struct Context<S> {
-    session: S,
-    change: Mutex<Option<SessionChange<S>>>,
-    /// The request itself, session taken out: the endpoint builds the context from it before reading the
-    /// body, so the request is held once and nothing of it is copied.
+    change: RecordedChange<S>,
+    /// The request itself, its session included (always there in a `Context`): the endpoint builds the
+    /// context from it before reading the body, so the request is held once and nothing of it is copied.
     request: Request<S>,
 }
 
 impl<S> Context<S> {
     /// The session the request arrived with.
+    #[allow(clippy::missing_panics_doc)] // the `expect` states an invariant, it cannot fail
     pub fn session(&self) -> &S {
-        &self.session
+        // Both constructors (`from_request`, `for_test`) put a session there, and nothing takes it out.
+        self.request.session.as_ref().expect("a Context always has a session")
     }
 
     /// Records a new session, applied to the response if the function succeeds, and returns the id it
@@ -136,15 +137,14 @@ impl<S> Context<S> {
 
     /// Records the end of the session, applied to the response if the function succeeds.
     pub fn clear_session(&self) {
-        *lock(&self.change) = Some(SessionChange::Cleared);
+        *lock(&self.change) = Some(Box::new(SessionChange::Cleared));
     }
 }
 
 /// Context of an `auth = false` function: the session may be absent.
 #[derive(Debug)]
 pub struct OptionalContext<S> {
-    session: Option<S>,
-    change: Mutex<Option<SessionChange<S>>>,
+    change: RecordedChange<S>,
     /// See [`Context`]'s.
     request: Request<S>,
 }
@@ -152,7 +152,7 @@ pub struct OptionalContext<S> {
 impl<S> OptionalContext<S> {
     /// The session the request arrived with, if any.
     pub fn session(&self) -> Option<&S> {
-        self.session.as_ref()
+        self.request.session.as_ref()
     }
 
     /// Records a new session (for example on login), applied if the function succeeds, and returns the id
@@ -165,13 +165,17 @@ impl<S> OptionalContext<S> {
 
     /// Records the end of the session, applied if the function succeeds.
     pub fn clear_session(&self) {
-        *lock(&self.change) = Some(SessionChange::Cleared);
+        *lock(&self.change) = Some(Box::new(SessionChange::Cleared));
     }
 }
 
-fn record_set<S>(change: &Mutex<Option<SessionChange<S>>>, session: S) -> SessionId {
+/// The change a function recorded. Boxed: most requests record none, and an unboxed change (a whole session
+/// and its id) would make every endpoint's future larger; a login or logout pays for one allocation.
+type RecordedChange<S> = Mutex<Option<Box<SessionChange<S>>>>;
+
+fn record_set<S>(change: &RecordedChange<S>, session: S) -> SessionId {
     let id = SessionId::generate();
-    *lock(change) = Some(SessionChange::Set { session, id });
+    *lock(change) = Some(Box::new(SessionChange::Set { session, id }));
     id
 }
 
@@ -284,7 +288,7 @@ macro_rules! request_access {
             where
                 S: Clone,
             {
-                lock(&self.change).clone()
+                lock(&self.change).as_deref().cloned()
             }
         }
     };
@@ -297,8 +301,7 @@ request_access!(OptionalContext);
 pub trait SessionContext<S>: Send + Sync + Sized + 'static {
     /// Whether the function refuses to run without a session (401).
     const REQUIRES_SESSION: bool;
-    /// The context of `request`, which it takes over with its session; the request's id when a required
-    /// session is missing.
+    /// The context of `request`, which it takes over, session included.
     ///
     /// # Errors
     /// The request's id when a session is required and the request has none.
@@ -315,11 +318,11 @@ pub trait SessionContext<S>: Send + Sync + Sized + 'static {
 
 impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
     const REQUIRES_SESSION: bool = true;
-    fn from_request(mut request: Request<S>) -> Result<Self, RequestId> {
-        match request.session.take() {
-            Some(session) => Ok(Self { session, change: Mutex::new(None), request }),
-            None => Err(request.request_id),
+    fn from_request(request: Request<S>) -> Result<Self, RequestId> {
+        if request.session.is_none() {
+            return Err(request.request_id);
         }
+        Ok(Self { change: Mutex::new(None), request })
     }
     fn request(&self) -> &Request<S> {
         &self.request
@@ -328,17 +331,17 @@ impl<S: Send + Sync + 'static> SessionContext<S> for Context<S> {
         &mut self.request
     }
     fn take_change(&mut self) -> Option<SessionChange<S>> {
-        self.change.get_mut().unwrap_or_else(|p| p.into_inner()).take()
+        take(&mut self.change)
     }
     fn session_ref(&self) -> Option<&S> {
-        Some(&self.session)
+        self.request.session.as_ref()
     }
 }
 
 impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
     const REQUIRES_SESSION: bool = false;
-    fn from_request(mut request: Request<S>) -> Result<Self, RequestId> {
-        Ok(Self { session: request.session.take(), change: Mutex::new(None), request })
+    fn from_request(request: Request<S>) -> Result<Self, RequestId> {
+        Ok(Self { change: Mutex::new(None), request })
     }
     fn request(&self) -> &Request<S> {
         &self.request
@@ -347,11 +350,15 @@ impl<S: Send + Sync + 'static> SessionContext<S> for OptionalContext<S> {
         &mut self.request
     }
     fn take_change(&mut self) -> Option<SessionChange<S>> {
-        self.change.get_mut().unwrap_or_else(|p| p.into_inner()).take()
+        take(&mut self.change)
     }
     fn session_ref(&self) -> Option<&S> {
-        self.session.as_ref()
+        self.request.session.as_ref()
     }
+}
+
+fn take<S>(change: &mut RecordedChange<S>) -> Option<SessionChange<S>> {
+    change.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take().map(|change| *change)
 }
 
 /// What a unit test's context starts from: a `GET /` without headers, with a fresh request id.
@@ -374,7 +381,9 @@ impl<S> Context<S> {
     /// assert_eq!(ctx.extension::<Tenant>().map(|t| t.0), Some("acme"));
     /// ```
     pub fn for_test(session: S) -> Self {
-        Self { session, change: Mutex::new(None), request: test_request() }
+        let mut request = test_request();
+        request.session = Some(session);
+        Self { change: Mutex::new(None), request }
     }
 }
 
@@ -382,6 +391,8 @@ impl<S> OptionalContext<S> {
     /// A context for calling an `auth = false` function directly in a unit test: a `GET /` without
     /// headers or extensions and a fresh request id; the `with_*` builders set what the function reads.
     pub fn for_test(session: Option<S>) -> Self {
-        Self { session, change: Mutex::new(None), request: test_request() }
+        let mut request = test_request();
+        request.session = session;
+        Self { change: Mutex::new(None), request }
     }
 }
