@@ -111,7 +111,6 @@ impl<S: std::fmt::Debug> std::fmt::Debug for SessionChangeWatch<S> {
 /// # });
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Context<S> {
     change: RecordedChange<S>,
     /// The request itself, its session included (always there in a `Context`): the endpoint builds the
@@ -142,7 +141,6 @@ impl<S> Context<S> {
 }
 
 /// Context of an `auth = false` function: the session may be absent.
-#[derive(Debug)]
 pub struct OptionalContext<S> {
     change: RecordedChange<S>,
     /// See [`Context`]'s.
@@ -297,6 +295,38 @@ macro_rules! request_access {
 request_access!(Context);
 request_access!(OptionalContext);
 
+impl<S: std::fmt::Debug> std::fmt::Debug for Context<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        debug_context(f, "Context", self.session(), &self.change, &self.request)
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for OptionalContext<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        debug_context(f, "OptionalContext", &self.session(), &self.change, &self.request)
+    }
+}
+
+/// The request's header names, not their values: a context printed into a log must not carry the
+/// `Authorization` or `Cookie` it arrived with.
+fn debug_context<S: std::fmt::Debug>(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    session: &dyn std::fmt::Debug,
+    change: &RecordedChange<S>,
+    request: &Request<S>,
+) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field("session", session)
+        .field("change", &*lock(change))
+        .field("request_id", &request.request_id)
+        .field("client_addr", &request.client_addr)
+        .field("method", &request.head.method)
+        .field("path", &request.head.uri.path())
+        .field("header_names", &request.head.headers.keys().collect::<Vec<_>>())
+        .finish_non_exhaustive()
+}
+
 /// The two context types a function can take; the pipeline's auth gate is derived from it.
 pub trait SessionContext<S>: Send + Sync + Sized + 'static {
     /// Whether the function refuses to run without a session (401).
@@ -394,5 +424,35 @@ impl<S> OptionalContext<S> {
         let mut request = test_request();
         request.session = session;
         Self { change: Mutex::new(None), request }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_prints_header_names_never_their_values() {
+        let ctx = Context::for_test("ada")
+            .with_header("authorization", "Bearer secret-token")
+            .with_header("cookie", "session=secret-cookie");
+        let printed = format!("{ctx:?}");
+        assert!(printed.contains("\"authorization\"") && printed.contains("\"cookie\""), "{printed}");
+        assert!(!printed.contains("secret"), "{printed}");
+        let printed = format!("{:?}", OptionalContext::<()>::for_test(None).with_header("cookie", "a=secret"));
+        assert!(!printed.contains("secret"), "{printed}");
+    }
+
+    #[test]
+    fn the_last_recorded_change_is_the_one_taken() {
+        let mut ctx = Context::for_test("ada");
+        assert!(ctx.recorded_change().is_none());
+        let id = ctx.set_session("bob");
+        ctx.clear_session();
+        assert_eq!(ctx.recorded_change(), Some(SessionChange::Cleared));
+        let id2 = ctx.set_session("eve");
+        assert_ne!(id, id2);
+        assert_eq!(ctx.take_change(), Some(SessionChange::Set { session: "eve", id: id2 }));
+        assert_eq!(ctx.take_change(), None);
     }
 }
