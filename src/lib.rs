@@ -24,10 +24,15 @@ pub mod testing {
 pub mod prelude {
     pub use pikku_macros::{pikku_auth, pikku_func, pikku_middleware, pikku_permission, pikku_wiring};
     pub use pikku_runtime::{
-        App, Context, Next, OptionalContext, PikkuError, Request, Response, SessionChange, SharedMiddleware,
+        App, Context, Next, OptionalContext, PikkuError, Reply, Request, Response, SessionChange, SharedMiddleware,
         StatusCode, Wirings,
     };
 }
 
 #[doc(hidden)]
 pub use pikku_runtime::__private;
+
+/// `docs/services.md`'s code, compiled and run with the doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/services.md")]
+pub struct ServicesPage;

@@ -33,16 +33,52 @@ pub enum ApiKeySource {
     All,
 }
 
-/// Resolves an API key to a session: a static table, a database.
+/// Resolves an API key to a session: a static table, or keys stored where the application keeps its data.
+/// It is handed the application's services, so a lookup in a database uses the pool the services hold.
 ///
 /// Implementations must compare keys in constant time (or look them up by a hash of the key), so the
 /// response time does not tell an attacker how much of a guess was right.
-pub trait ApiKeyLookup<S>: Send + Sync + 'static {
+///
+/// ```
+/// use pikku_auth::{ApiKeyLookup, Step};
+/// use pikku_runtime::PikkuError;
+/// # use std::collections::HashMap;
+/// # #[derive(Clone)] pub struct Session { client: String }
+/// # pub struct Pool(HashMap<[u8; 32], String>);
+/// # impl Pool {
+/// #     async fn client_of_key_digest(&self, digest: [u8; 32]) -> Result<Option<String>, std::io::Error> { Ok(self.0.get(&digest).cloned()) }
+/// # }
+/// # fn sha256(key: &str) -> [u8; 32] { let mut d = [0; 32]; d[..key.len().min(32)].copy_from_slice(&key.as_bytes()[..key.len().min(32)]); d }
+///
+/// pub struct Services { db: Pool }
+///
+/// /// Keys stored as SHA-256 digests in the database: looked up by digest, so no comparison leaks timing.
+/// pub struct StoredKeys;
+///
+/// impl ApiKeyLookup<Services, Session> for StoredKeys {
+///     fn lookup<'a>(&'a self, services: &'a Services, key: &str) -> Step<'a, Result<Option<Session>, PikkuError>> {
+///         // The future may borrow the services; it owns what it takes from the key.
+///         let digest = sha256(key);
+///         Step::Wait(Box::pin(async move {
+///             match services.db.client_of_key_digest(digest).await {
+///                 Ok(client) => Ok(client.map(|client| Session { client })),
+///                 // 503, logged with the detail: the key may well be valid.
+///                 Err(error) => Err(PikkuError::service_unavailable(format!("API key lookup failed: {error}"))),
+///             }
+///         }))
+///     }
+/// }
+/// ```
+pub trait ApiKeyLookup<Sv, S>: Send + Sync + 'static {
     /// The session of `key`, or `None` for an unknown key (401).
     ///
     /// A lookup in memory answers [`Step::Ready`]; one that queries a database returns [`Step::Wait`]
-    /// with a future that owns a copy of the key.
-    fn lookup<'a>(&'a self, key: &str) -> Step<'a, Option<S>>;
+    /// with a future that may borrow `services` and owns a copy of the key (or of its digest).
+    ///
+    /// # Errors
+    /// A [`PikkuError`] refuses the request with its status: a database that cannot answer is a 503
+    /// (`PikkuError::service_unavailable`), not an unknown key.
+    fn lookup<'a>(&'a self, services: &'a Sv, key: &str) -> Step<'a, Result<Option<S>, PikkuError>>;
 }
 
 /// A fixed table of API keys, kept as SHA-256 digests and compared in constant time against every entry
@@ -83,19 +119,21 @@ impl<S> fmt::Debug for StaticApiKeys<S> {
     }
 }
 
-impl<S: Clone + Send + Sync + 'static> ApiKeyLookup<S> for StaticApiKeys<S> {
-    fn lookup<'a>(&'a self, key: &str) -> Step<'a, Option<S>> {
-        Step::Ready(self.find(key).cloned())
+/// Works with any services: the table is its own.
+impl<Sv, S: Clone + Send + Sync + 'static> ApiKeyLookup<Sv, S> for StaticApiKeys<S> {
+    fn lookup<'a>(&'a self, _services: &'a Sv, key: &str) -> Step<'a, Result<Option<S>, PikkuError>> {
+        Step::Ready(Ok(self.find(key).cloned()))
     }
 }
 
-/// Options of [`auth_api_key`].
-pub struct ApiKeyOptions<S> {
+/// Options of [`auth_api_key`], for services `Sv` and session `S` (both inferred from where the strategy is
+/// wired).
+pub struct ApiKeyOptions<Sv, S> {
     source: ApiKeySource,
-    lookup: Option<Arc<dyn ApiKeyLookup<S>>>,
+    lookup: Option<Arc<dyn ApiKeyLookup<Sv, S>>>,
 }
 
-impl<S> fmt::Debug for ApiKeyOptions<S> {
+impl<Sv, S> fmt::Debug for ApiKeyOptions<Sv, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeyOptions")
             .field("source", &self.source)
@@ -104,7 +142,7 @@ impl<S> fmt::Debug for ApiKeyOptions<S> {
     }
 }
 
-impl<S> ApiKeyOptions<S> {
+impl<Sv, S> ApiKeyOptions<Sv, S> {
     /// Keys read from `source`. By default a key is a JWT verified by `services.jwt()` (as in Pikku).
     pub fn new(source: ApiKeySource) -> Self {
         Self { source, lookup: None }
@@ -112,18 +150,18 @@ impl<S> ApiKeyOptions<S> {
 
     /// Resolves keys with `lookup` instead of verifying them as JWTs. By default there is no lookup.
     #[must_use]
-    pub fn lookup(mut self, lookup: impl ApiKeyLookup<S>) -> Self {
+    pub fn lookup(mut self, lookup: impl ApiKeyLookup<Sv, S>) -> Self {
         self.lookup = Some(Arc::new(lookup));
         self
     }
 }
 
 /// The API-key strategy; build it with [`auth_api_key`].
-pub(crate) struct ApiKeyStrategy<S> {
-    options: ApiKeyOptions<S>,
+pub(crate) struct ApiKeyStrategy<Sv, S> {
+    options: ApiKeyOptions<Sv, S>,
 }
 
-impl<S> fmt::Debug for ApiKeyStrategy<S> {
+impl<Sv, S> fmt::Debug for ApiKeyStrategy<Sv, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeyStrategy").field("options", &self.options).finish()
     }
@@ -132,10 +170,11 @@ impl<S> fmt::Debug for ApiKeyStrategy<S> {
 /// API keys from the `x-api-key` header, the `apiKey` query parameter, or both (header first).
 ///
 /// * No key: no session, the request goes on.
+/// * A lookup's own error (a database that cannot answer: 503) refuses the request with that error.
 /// * A key the lookup does not know, or (without a lookup) a JWT that does not verify or whose session was
 ///   revoked, or an empty key: 401 `InvalidSessionError` `Invalid API key`.
 /// * Without a lookup, after a successful `clear_session` with a store, the key's session is revoked.
-pub fn auth_api_key<Sv, S>(options: ApiKeyOptions<S>) -> SharedMiddleware<Sv, S>
+pub fn auth_api_key<Sv, S>(options: ApiKeyOptions<Sv, S>) -> SharedMiddleware<Sv, S>
 where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -148,7 +187,7 @@ fn invalid_key(rejection: Rejection) -> PikkuError {
     PikkuError::invalid_session("Invalid API key")
 }
 
-impl<S> ApiKeyStrategy<S> {
+impl<Sv, S> ApiKeyStrategy<Sv, S> {
     /// The key the request carries: `Ok(None)` when there is none, `Err` when it is not text.
     fn key<'r, Sn>(&self, request: &'r Request<Sn>) -> Result<Option<Cow<'r, str>>, Rejection> {
         let from_header = || match request.headers().get(&HEADER) {
@@ -167,7 +206,7 @@ impl<S> ApiKeyStrategy<S> {
     }
 }
 
-impl<Sv, S> AuthStrategy<Sv, S> for ApiKeyStrategy<S>
+impl<Sv, S> AuthStrategy<Sv, S> for ApiKeyStrategy<Sv, S>
 where
     Sv: AuthServices,
     S: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -203,7 +242,7 @@ where
             return Step::Ready(Err(invalid_key(Rejection::Malformed)));
         }
         match &self.options.lookup {
-            Some(lookup) => lookup.lookup(&key).map(|found| match found {
+            Some(lookup) => lookup.lookup(services, &key).map(|found| match found? {
                 Some(session) => Ok(Authenticated::session(session)),
                 None => Err(invalid_key(Rejection::Unknown)),
             }),
@@ -240,6 +279,7 @@ where
 mod tests {
     use super::*;
     use crate::test_support::*;
+    use crate::SessionStore;
 
     fn keyed(source: ApiKeySource) -> SharedMiddleware<TestServices, TestSession> {
         let svc = TestSession { user_id: "svc".into(), role: "user".into() };
@@ -335,6 +375,50 @@ mod tests {
         assert_eq!(outcome.response.status(), 401, "a revoked JWT key is refused");
     }
 
+    /// Keys that are session ids in the services' store: valid until revoked there. The answer borrows the
+    /// services across a wait, as a database lookup through a pool in the services does.
+    struct KeysInTheServicesStore;
+
+    impl ApiKeyLookup<TestServices, TestSession> for KeysInTheServicesStore {
+        fn lookup<'a>(
+            &'a self,
+            services: &'a TestServices,
+            key: &str,
+        ) -> Step<'a, Result<Option<TestSession>, PikkuError>> {
+            let key = key.to_owned();
+            Step::Wait(Box::pin(async move {
+                tokio::task::yield_now().await;
+                if services.failing_store {
+                    return Err(PikkuError::service_unavailable("the key table cannot be read"));
+                }
+                let token = crate::SessionRef { session_id: &key, user: None, auth_time: None };
+                let revoked = services.store.is_revoked(token).await.unwrap();
+                Ok((key.starts_with("key-") && !revoked).then(svc))
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_reaches_the_application_services() {
+        let services = services(false);
+        let chain = || vec![auth_api_key(ApiKeyOptions::new(ApiKeySource::Header).lookup(KeysInTheServicesStore))];
+        let outcome = run(&services, chain(), request("GET", "/me", &[("x-api-key", "key-1")]), ok_response()).await;
+        assert_eq!(outcome.seen_session, Some(svc()));
+        let outcome = run(&services, chain(), request("GET", "/me", &[("x-api-key", "nokey")]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 401);
+
+        services.store.revoke("key-1", i64::MAX).await.unwrap();
+        let outcome = run(&services, chain(), request("GET", "/me", &[("x-api-key", "key-1")]), ok_response()).await;
+        assert_eq!(outcome.response.status(), 401, "the lookup read the revocation from the services");
+
+        // A lookup that cannot answer refuses with its own error, not as an unknown key.
+        let failing = TestServices { failing_store: true, ..services };
+        let outcome = run(&failing, chain(), request("GET", "/me", &[("x-api-key", "key-2")]), ok_response()).await;
+        assert!(!outcome.endpoint_ran);
+        assert_eq!(outcome.response.status(), 503);
+        assert!(body_text(outcome.response).await.contains("ServiceUnavailableError"));
+    }
+
     #[test]
     fn static_lookup_finds_each_entry_and_nothing_else() {
         let keys = StaticApiKeys::new([("a", 1), ("bb", 2), ("ccc", 3)]);
@@ -347,7 +431,8 @@ mod tests {
 
     #[test]
     fn keys_never_appear_in_debug_or_describe() {
-        let options = ApiKeyOptions::new(ApiKeySource::All).lookup(StaticApiKeys::new([("test-key-1", svc())]));
+        let options: ApiKeyOptions<TestServices, _> =
+            ApiKeyOptions::new(ApiKeySource::All).lookup(StaticApiKeys::new([("test-key-1", svc())]));
         let strategy = ApiKeyStrategy { options };
         let debug = format!("{strategy:?}");
         assert!(!debug.contains("test-key-1"), "{debug}");

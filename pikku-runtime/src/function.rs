@@ -18,6 +18,7 @@ use crate::input::{InputError, InputFields, InputParts, MergedInput};
 use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
 use crate::panic::{panic_message, CatchUnwind};
 use crate::permission::{DataView, Permissions, SharedPermission, UnreadableView};
+use crate::response::Response;
 use crate::stream::FunctionOutput;
 
 /// A function as `#[pikku_func]` describes it to the runtime. Implemented by generated code.
@@ -28,7 +29,8 @@ pub trait PikkuFunction: Send + Sync + 'static {
     type Session: Clone + Send + Sync + 'static;
     /// The input: path, query and body merged.
     type Input: DeserializeOwned + Send + 'static;
-    /// The output: `()` for 204, anything serialisable for 200 JSON, or a stream.
+    /// The output: `()` for 204, anything serialisable for 200 JSON, a stream, or any of these in a
+    /// [`Reply`](crate::Reply) with its own status and headers.
     type Output: FunctionOutput;
     /// `Context<Session>` (session required) or `OptionalContext<Session>` (`auth = false`).
     type Context: SessionContext<Self::Session>;
@@ -172,28 +174,45 @@ impl<F: PikkuFunction> Endpoint<F::Services, F::Session> for FunctionEndpoint<F>
 }
 
 impl<F: PikkuFunction> FunctionEndpoint<F> {
-    /// Holds the request once and lends it to the phases. (An `async fn` taking the request by value
-    /// would store it twice, as its argument and as its binding, and a future over 1 KiB leaves the
-    /// allocator's per-thread cache.)
+    /// Holds the request once, inside the function's context, and lends it to the phases: the body is read
+    /// through the context, the function borrows it, and nothing of the request (its headers, the values
+    /// middleware put on it) is copied or stored twice. (An `async fn` taking the request by value would
+    /// store it twice, as its argument and as its binding; a context built from it inside this future would
+    /// too; and a future over 1 KiB leaves the allocator's per-thread cache.)
     #[allow(clippy::manual_async_fn)] // the point: an `async fn` would store the request twice
     fn respond<'a>(
         &'a self,
         services: &'a F::Services,
-        mut request: Request<F::Session>,
+        request: Request<F::Session>,
     ) -> impl Future<Output = Reply<F::Session>> + Send + 'a {
+        let authenticated = request.session.is_some();
+        // The auth gate, before the body is read: a function that requires a session gets no context without
+        // one.
+        let mut gate = F::Context::from_request(request);
         async move {
-            let authenticated = request.session.is_some();
-            let mut reply = match self.run(services, &mut request).await {
-                Ok(reply) => {
+            // Matched twice rather than kept as a reference across the wait: one pointer less in the future.
+            let outcome = match &mut gate {
+                Ok(context) => self.run(services, context).await,
+                Err(_) => Err(PikkuError::missing_session()),
+            };
+            let mut reply = match (outcome, &mut gate) {
+                (Ok(response), Ok(context)) => {
+                    let change = context.take_change();
                     // Middleware watching for it (strategies behind another middleware) learn it here; the
                     // strategies right above the function take it from the reply.
-                    request.report_change(reply.change.as_ref());
-                    reply
+                    context.request().report_change(change.as_ref());
+                    Reply { response, change }
                 }
-                Err(e) => Reply { response: e.into_response(&request.request_id), change: None },
+                (Err(e), Ok(context)) => {
+                    Reply { response: e.into_response(&context.request().request_id), change: None }
+                }
+                (_, Err(request_id)) => {
+                    Reply { response: PikkuError::missing_session().into_response(request_id), change: None }
+                }
             };
             // What a session sees, or a login returns, is nobody else's: no shared cache may keep it (OWASP
-            // Session Management Cheat Sheet, "Web Content Caching").
+            // Session Management Cheat Sheet, "Web Content Caching"). A function that set its own
+            // `Cache-Control` (through `Reply`) has decided what may be cached.
             if authenticated || reply.change.is_some() {
                 reply
                     .response
@@ -205,26 +224,19 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
         }
     }
 
-    /// The response, and the session change the function recorded.
-    async fn run(
-        &self,
-        services: &F::Services,
-        request: &mut Request<F::Session>,
-    ) -> Result<Reply<F::Session>, PikkuError> {
-        // The auth gate, before the body is read. The context is built only once the permissions have passed,
-        // so it takes no room in this future while the body arrives.
-        if F::Context::REQUIRES_SESSION && request.session.is_none() {
-            return Err(PikkuError::missing_session());
-        }
-
+    /// The response; the session change the function recorded stays in the context.
+    async fn run(&self, services: &F::Services, context: &mut F::Context) -> Result<Response, PikkuError> {
         // The body, the input and the permissions, in a block: what they hold is dropped before the function
         // runs, so the function's future can reuse their room in this one.
         let data: F::Input = {
+            let request = context.request_mut();
             let BufferedBody { bytes: body, charge } = if method_has_body(&request.head.method) {
                 read_json_body(request, &self.body).await?
             } else {
                 BufferedBody::default()
             };
+            let context = &*context;
+            let request = context.request();
             // One merge of path, query and body, read by the function's input and by every permission's view.
             let input = MergedInput::new(InputParts {
                 path: request.head.uri.path(),
@@ -236,7 +248,7 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             // The input is parsed: the body's bytes leave the budget (they are dropped once the permissions
             // have run). Dropped here, the charge also takes no room in this future while they run.
             drop(charge);
-            match self.permissions.allow(services, &input, request.session.as_ref(), &request.request_id).await {
+            match self.permissions.allow(services, &input, context.session_ref(), &request.request_id).await {
                 Ok(true) => {}
                 Ok(false) => return Err(PikkuError::permission_denied()),
                 Err(unreadable) => {
@@ -251,16 +263,12 @@ impl<F: PikkuFunction> FunctionEndpoint<F> {
             data
         };
 
-        let Some(context) = F::Context::from_session(request.session.take(), request.request_id, request.client_addr)
-        else {
-            return Err(PikkuError::missing_session());
-        };
-        let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &context))).await;
+        let outcome = CatchUnwind(std::pin::pin!(F::call(services, data, &*context))).await;
         let output = match outcome {
             Ok(result) => result?,
             Err(panic) => return Err(PikkuError::internal(format!("function panicked: {}", panic_message(&*panic)))),
         };
-        Ok(Reply { response: output.into_response()?, change: context.into_change() })
+        output.into_response()
     }
 }
 

@@ -1,11 +1,13 @@
-//! The pikku-rs runtime: the function registry, wirings, the request pipeline (CORS included), sessions as a
-//! typed context, errors, the hyper server and the application's command line.
+//! The pikku-rs runtime: the function registry, wirings, the request pipeline (CORS included), sessions and
+//! request access as a typed context, response control, errors, the hyper server and the application's
+//! command line.
 //!
 //! Applications use it through the `pikku` crate and its prelude; this crate holds the machinery.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod app;
+mod blocking;
 mod body;
 mod client_addr;
 mod connection;
@@ -16,6 +18,7 @@ mod function;
 mod info;
 pub mod input;
 mod middleware;
+mod output;
 mod panic;
 mod permission;
 mod pipeline;
@@ -34,10 +37,11 @@ mod tls;
 mod wiring;
 
 pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
+pub use blocking::blocking;
 pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
 pub use cors::{CorsError, CorsOptions};
 pub use error::PikkuError;
-pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+pub use http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 /// An IP network (`10.0.0.0/8`) or, with its full prefix, one address: a trusted proxy
 /// ([`ServerConfig::trusted_proxies`], [`App::trusted_proxies`]). Parse one with `"10.0.0.0/8".parse()`.
 pub use ipnet::IpNet;
@@ -45,6 +49,7 @@ pub use middleware::{
     BoxFuture, BoxedBody, HttpMiddleware, MiddlewareFn, Next, NextFuture, Request, RequestBody, SharedMiddleware,
     TestEndpoint,
 };
+pub use output::Reply;
 pub use permission::{DataView, Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError, UncheckedRoute};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::{Buf as _, Bytes};
-use http::{HeaderMap, Method, Uri};
+use http::{Extensions, HeaderMap, Method, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt as _;
 use sync_wrapper::SyncWrapper;
@@ -173,6 +173,39 @@ impl<S> Request<S> {
     /// The raw query string, if any.
     pub fn query(&self) -> Option<&str> {
         self.head.uri.query()
+    }
+
+    /// Values middleware put on the request, by type.
+    pub fn extensions(&self) -> &Extensions {
+        &self.head.extensions
+    }
+
+    /// Where a middleware puts a value for the function, which reads it with `ctx.extension::<T>()`: one
+    /// value per type, so wrap plain types in a type of the application's own (`struct Tenant(String)`).
+    ///
+    /// ```
+    /// use pikku::prelude::*;
+    ///
+    /// # pub struct Services;
+    /// # #[derive(Clone)] pub struct Session;
+    /// #[derive(Clone, Debug)]
+    /// pub struct Started(std::time::Instant);
+    ///
+    /// #[pikku_middleware]
+    /// async fn timing(_: &Services, mut request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+    ///     request.extensions_mut().insert(Started(std::time::Instant::now()));
+    ///     Ok(next.run(request).await)
+    /// }
+    ///
+    /// #[pikku_func]
+    /// async fn slow(_: &Services, _: (), ctx: &Context<Session>) -> Result<u128, PikkuError> {
+    ///     let started = ctx.extension::<Started>().ok_or_else(|| PikkuError::internal("timing is not wired"))?;
+    ///     Ok(started.0.elapsed().as_micros())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.head.extensions
     }
 
     /// The request's id.
@@ -447,7 +480,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> HttpMiddleware
             };
             establish(&mut request, found.session);
             let mut response = next.run(request).await;
-            let change = if response.status().is_success() { change.get() } else { None };
+            let change = if answered_without_error(&response) { change.get() } else { None };
             found.way_back.respond(services, change, &mut response).await?;
             Ok(response)
         })
@@ -595,6 +628,12 @@ impl<'a, Sv: Sync + 'static, S: Clone + Send + Sync + 'static> Next<'a, Sv, S> {
     }
 }
 
+/// Whether a session change still applies to `response`: any status below 400, so a login may answer with a
+/// redirect (`303`) as well as with `200`.
+fn answered_without_error(response: &Response) -> bool {
+    response.status().as_u16() < 400
+}
+
 fn establish<S>(request: &mut Request<S>, session: Option<S>) {
     if let Some(session) = session {
         request.session = Some(session);
@@ -678,9 +717,9 @@ impl<Sv: 'static, S: Clone + 'static> Future for NextFuture<'_, Sv, S> {
             this.phase = Phase::Done;
             let mut waiting = None;
             while let Some(way_back) = this.way_back.pop() {
-                // A change is applied only to a successful response: a middleware nearer the function may
-                // have turned the function's success into an error.
-                let applied = if reply.response.status().is_success() { reply.change.as_ref() } else { None };
+                // A change is applied only to a response that is not an error: a middleware nearer the
+                // function may have turned the function's success into one.
+                let applied = if answered_without_error(&reply.response) { reply.change.as_ref() } else { None };
                 match way_back.respond(this.services, applied, &mut reply.response) {
                     Step::Ready(Ok(())) => {}
                     Step::Ready(Err(e)) => reply.response = e.into_response(&this.request_id),
