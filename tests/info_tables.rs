@@ -27,7 +27,7 @@ pub struct Session {
 macro_rules! pass_through {
     ($($name:ident),*) => {$(
         #[pikku_middleware]
-        pub async fn $name(_s: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
+        pub(crate) async fn $name(_s: &Services, request: Request<Session>, next: Next<'_, Services, Session>) -> Result<Response, PikkuError> {
             Ok(next.run(request).await)
         }
     )*};
@@ -40,17 +40,17 @@ pass_through!(everywhere, under_api, tagged, on_the_route, on_the_function, else
     tags = ["audited"],
     description = "A function whose description is long enough that the default table has to wrap it onto a second line, or show records"
 )]
-pub async fn audited(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+pub(crate) async fn audited(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
     Ok(())
 }
 
 #[pikku_func(auth = false)]
-pub async fn plain(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+pub(crate) async fn plain(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
     Ok(())
 }
 
 #[pikku_func(auth = false)]
-pub async fn unrouted(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+pub(crate) async fn unrouted(_s: &Services, _data: (), _ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
     Ok(())
 }
 

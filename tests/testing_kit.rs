@@ -47,19 +47,19 @@ pub struct Seen {
 }
 
 #[pikku_func(auth = false)]
-pub async fn login(_s: &Services, data: Login, ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
+pub(crate) async fn login(_s: &Services, data: Login, ctx: &OptionalContext<Session>) -> Result<(), PikkuError> {
     ctx.set_session(Session { user_id: data.user_id });
     Ok(())
 }
 
 #[pikku_func]
-pub async fn logout(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
+pub(crate) async fn logout(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<(), PikkuError> {
     ctx.clear_session();
     Ok(())
 }
 
 #[pikku_func]
-pub async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Session, PikkuError> {
+pub(crate) async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Session, PikkuError> {
     tracing::warn!(user_id = %ctx.session().user_id, "me was asked");
     Ok(ctx.session().clone())
 }
@@ -67,7 +67,7 @@ pub async fn me(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Sess
 macro_rules! seen {
     ($name:ident, $method:literal) => {
         #[pikku_func]
-        pub async fn $name(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Seen, PikkuError> {
+        pub(crate) async fn $name(_s: &Services, _data: (), ctx: &Context<Session>) -> Result<Seen, PikkuError> {
             Ok(Seen { method: $method, user_id: ctx.session().user_id.clone() })
         }
     };

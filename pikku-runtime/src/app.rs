@@ -359,8 +359,8 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     /// ```
     ///
     /// `my-app greet Ada --greeting Hi` prints `Hi, Ada!`; `my-app --greeting Hi` serves with it. A command
-    /// of the application named `serve` or `info` is a programming error clap reports when the command line
-    /// is built.
+    /// of the application named `serve` or `info` clashes with the built-in one: clap's debug assertions
+    /// panic naming it the first time a debug build parses its command line.
     #[allow(clippy::too_many_arguments)] // type parameters: two closures, their futures and their errors
     pub fn run_with_cli<
         Flags,
@@ -579,6 +579,18 @@ mod tests {
         for expected in ["serve", "info", "add-user", "Adds a user", "--db"] {
             assert!(help.contains(expected), "{expected} in\n{help}");
         }
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum ClashingCommands {
+        /// Serves something else.
+        Serve,
+    }
+
+    #[test]
+    #[should_panic(expected = "serve")]
+    fn a_command_of_the_application_named_like_a_built_in_one_is_refused_in_a_debug_build() {
+        Cli::<NoFlags, ClashingCommands>::command().debug_assert();
     }
 
     #[test]

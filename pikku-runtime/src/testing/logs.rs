@@ -42,16 +42,17 @@ pub fn init_test_logs() {
 /// has its own capture, so tests running in parallel do not see each other's lines. When `RUST_LOG` is
 /// set, the lines are also shown as [`init_test_logs`] shows them.
 ///
-/// Lines are plain text without time or colour: `LEVEL target: message key=value`, with the request's
-/// span (`request{request_id=..}`) before the target on the pipeline's lines.
+/// Lines are plain text without time or colour: `LEVEL target: message key=value` (the level padded to
+/// five characters, ` WARN`), with the request's span (`request{request_id=..}`) before the target on the
+/// pipeline's lines.
 ///
 /// ```
 /// use pikku_runtime::testing::LogCapture;
 ///
 /// let logs = LogCapture::start();
 /// tracing::warn!(permission = "owns_note", "the permission's view could not be read");
-/// let line = logs.assert_logged("owns_note");
-/// assert!(line.starts_with("WARN"), "{line}");
+/// let line = logs.assert_logged_all(&["WARN", "owns_note"]);
+/// assert!(line.contains("could not be read"), "{line}");
 /// logs.assert_not_logged("secret");
 /// ```
 #[must_use = "the capture stops when dropped"]
