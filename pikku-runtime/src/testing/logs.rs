@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing::level_filters::LevelFilter;
-use tracing::subscriber::DefaultGuard;
+use tracing::subscriber::{DefaultGuard, Interest, Subscriber};
+use tracing::{span, Dispatch, Event, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -75,6 +76,7 @@ impl LogCapture {
 
     /// Captures the lines of `level` and above.
     pub fn at_level(level: LevelFilter) -> Self {
+        keep_interest_per_thread();
         let buffer = SharedBuffer::default();
         let capture = tracing_subscriber::fmt::layer()
             .with_writer(buffer.clone())
@@ -137,6 +139,49 @@ impl LogCapture {
     }
 }
 
+/// Keeps a second dispatcher registered for the rest of the process. With a single one (the capture of
+/// one test, no global subscriber), tracing decides whether a log statement is wanted once, with the
+/// subscriber of the thread that reaches it first: a statement first reached by a test that captures
+/// nothing would then be off for every capture, and a capturing test would see an empty log depending on
+/// which test ran first. With two or more, it asks every registered dispatcher, and this one always answers
+/// "ask again each time", so each event goes to the subscriber of the thread it happens on.
+fn keep_interest_per_thread() {
+    static KEEPER: OnceLock<Dispatch> = OnceLock::new();
+    KEEPER.get_or_init(|| Dispatch::new(AskEachTime));
+}
+
+/// A subscriber that records nothing and wants every callsite's interest asked per event.
+struct AskEachTime;
+
+impl Subscriber for AskEachTime {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        // The captures' levels decide the global maximum; this one adds none.
+        Some(LevelFilter::OFF)
+    }
+
+    fn enabled(&self, _metadata: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _span: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, _event: &Event<'_>) {}
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+}
+
 /// The bytes a [`LogCapture`] collects, written to by the subscriber.
 #[derive(Clone, Default)]
 struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
@@ -192,6 +237,20 @@ mod tests {
         tracing::warn!("from this thread");
         logs.assert_logged("from this thread");
         logs.assert_not_logged("from another thread");
+    }
+
+    /// A log statement of its own, so that no other test reaches it first.
+    fn statement_first_reached_elsewhere() {
+        tracing::warn!("reached on two threads");
+    }
+
+    #[test]
+    fn a_statement_first_reached_by_a_thread_without_a_capture_is_still_captured() {
+        let logs = LogCapture::start();
+        std::thread::spawn(statement_first_reached_elsewhere).join().unwrap();
+        logs.assert_not_logged("reached on two threads");
+        statement_first_reached_elsewhere();
+        logs.assert_logged("reached on two threads");
     }
 
     #[test]
