@@ -1,19 +1,19 @@
 //! The application: settings, start-up, and the command line (`serve`, `info functions`,
-//! `info middleware`).
+//! `info middleware`, and the application's own flags and commands).
 
 use std::fmt::Display;
 use std::future::Future;
+use std::io::IsTerminal;
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use tower::{Layer, Service};
 
-use crate::info;
 use crate::middleware::RequestBody;
 use crate::registry::{Registry, StartupError};
 use crate::response::BoxError;
@@ -47,15 +47,18 @@ impl<Sv, S> Default for App<Sv, S> {
     }
 }
 
+/// The command line: the application's flags, then `serve`, `info` or one of the application's commands.
 #[derive(Parser)]
 #[command(about = "A pikku-rs application")]
-struct Cli {
+struct Cli<Flags: Args, Commands: Subcommand> {
+    #[command(flatten)]
+    flags: Flags,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Command<Commands>>,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Command<Commands: Subcommand> {
     /// Serve HTTP (the default). HOST and PORT come from the environment.
     Serve,
     /// Print the registry.
@@ -63,22 +66,74 @@ enum Command {
         #[command(subcommand)]
         what: InfoCommand,
     },
+    #[command(flatten)]
+    App(Commands),
 }
 
 #[derive(Subcommand)]
 enum InfoCommand {
-    /// Functions: id, name, tags (verbose: routes, auth, middleware, permissions, source).
+    /// Functions: id, description, tags (verbose: routes, auth, the middleware chain, permissions, types,
+    /// source).
     Functions {
         /// Show every column.
         #[arg(long)]
         verbose: bool,
+        /// Print each row on one line, however long (by default the table fits 120 columns).
+        #[arg(long)]
+        wide: bool,
     },
     /// Middleware and strategies, and where each applies.
     Middleware {
         /// Show the configuration of each.
         #[arg(long)]
         verbose: bool,
+        /// Print each row on one line, however long (by default the table fits 120 columns).
+        #[arg(long)]
+        wide: bool,
     },
+}
+
+/// No flags of the application's own: what [`App::run`] adds to the command line. Name it in
+/// [`App::run_with_cli`] when the application has commands but no flags.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct NoFlags {}
+
+/// No commands of the application's own: what [`App::run`] adds beside `serve` and `info`. Name it in
+/// [`App::run_with_cli`] when the application has flags but no commands. It has no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCommands {}
+
+impl NoCommands {
+    /// Any type: there is no value to call this on.
+    fn unreachable<T>(self) -> T {
+        match self {}
+    }
+}
+
+impl clap::FromArgMatches for NoCommands {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        // Never reached: `has_subcommand` claims no name, so clap hands this type nothing to parse.
+        let name = matches.subcommand_name().unwrap_or("");
+        Err(clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, format!("unknown command `{name}`")))
+    }
+
+    fn update_from_arg_matches(&mut self, _matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        match *self {}
+    }
+}
+
+impl Subcommand for NoCommands {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        command
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        command
+    }
+
+    fn has_subcommand(_name: &str) -> bool {
+        false
+    }
 }
 
 /// Default address when `HOST` is unset: loopback, so a development server is not exposed by accident.
@@ -313,14 +368,94 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
     ///
     /// Serving reads `HOST` and `PORT`, and, with the `tls` feature, `PIKKU_TLS_CERT` and `PIKKU_TLS_KEY`
     /// (PEM files; both set: TLS, overriding `App::tls`; only one set, or a file that cannot be
-    /// used: start-up fails, naming the variable).
+    /// used: start-up fails, naming the variable). To add commands or flags of the application's own, use
+    /// [`run_with_cli`](Self::run_with_cli).
     pub fn run<F, Fut, E>(self, make_services: F) -> ExitCode
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Sv, E>>,
         E: Display,
     {
-        let command = Cli::parse().command.unwrap_or(Command::Serve);
+        self.run_with_cli(
+            |_: NoFlags| make_services(),
+            |command: NoCommands, _: NoFlags, _: Sv| async move {
+                command.unreachable::<Result<(), std::convert::Infallible>>()
+            },
+        )
+    }
+
+    /// [`run`](Self::run) with the application's own command line beside `serve` and `info`: its flags
+    /// `Flags` (a `#[derive(clap::Args)]` struct, or [`NoFlags`]) and its subcommands `Commands` (a
+    /// `#[derive(clap::Subcommand)]` enum, or [`NoCommands`]), written with clap's derive after `use
+    /// pikku::clap;` (no `clap` dependency needed). `--help` lists the built-in commands and the
+    /// application's together; no subcommand still serves.
+    ///
+    /// `make_services` gets the parsed flags, for `serve` and for the application's commands alike; `handle`
+    /// runs the application's command, on the same Tokio runtime `serve` uses, with the flags and the built
+    /// services. An error from either ends the process with a failure exit code and the error on stderr;
+    /// `Ok` exits 0. The log goes to stderr, filtered by `RUST_LOG` (default `info`).
+    ///
+    /// ```no_run
+    /// use pikku_runtime::{clap, App};
+    /// # #[derive(Clone)] struct Session;
+    /// struct Services { greeting: String }
+    ///
+    /// #[derive(Clone, clap::Args)]
+    /// struct Flags {
+    ///     /// The greeting every answer starts with.
+    ///     #[arg(long, global = true, default_value = "Hello")]
+    ///     greeting: String,
+    /// }
+    ///
+    /// #[derive(clap::Subcommand)]
+    /// enum Commands {
+    ///     /// Prints a greeting and exits.
+    ///     Greet { name: String },
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     App::<Services, Session>::new().run_with_cli(
+    ///         |flags: Flags| async move { Ok::<_, String>(Services { greeting: flags.greeting }) },
+    ///         |command: Commands, _flags: Flags, services: Services| async move {
+    ///             match command {
+    ///                 Commands::Greet { name } => println!("{}, {name}!", services.greeting),
+    ///             }
+    ///             Ok::<_, String>(())
+    ///         },
+    ///     )
+    /// }
+    /// ```
+    ///
+    /// `my-app greet Ada --greeting Hi` prints `Hi, Ada!`; `my-app --greeting Hi` serves with it. A command
+    /// of the application named `serve` or `info` clashes with the built-in one: clap's debug assertions
+    /// panic naming it the first time a debug build parses its command line.
+    #[allow(clippy::too_many_arguments)] // type parameters: two closures, their futures and their errors
+    pub fn run_with_cli<
+        Flags,
+        Commands,
+        MakeServices,
+        ServicesFuture,
+        ServicesError,
+        Handle,
+        HandleFuture,
+        HandleError,
+    >(
+        self,
+        make_services: MakeServices,
+        handle: Handle,
+    ) -> ExitCode
+    where
+        Flags: Args + Clone,
+        Commands: Subcommand,
+        MakeServices: FnOnce(Flags) -> ServicesFuture,
+        ServicesFuture: Future<Output = Result<Sv, ServicesError>>,
+        ServicesError: Display,
+        Handle: FnOnce(Commands, Flags, Sv) -> HandleFuture,
+        HandleFuture: Future<Output = Result<(), HandleError>>,
+        HandleError: Display,
+    {
+        let cli = Cli::<Flags, Commands>::parse();
+        let command = cli.command.unwrap_or(Command::Serve);
         // `info` prints a table; only warnings belong beside it.
         init_tracing(if matches!(command, Command::Info { .. }) { "warn" } else { "info" });
         match command {
@@ -330,41 +465,54 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
                     Err(e) => return fail(&e),
                 };
                 let table = match what {
-                    InfoCommand::Functions { verbose } => info::functions_table(&registry, verbose),
-                    InfoCommand::Middleware { verbose } => info::middleware_table(&registry, verbose),
+                    InfoCommand::Functions { verbose, wide } => registry.functions_table(verbose, wide),
+                    InfoCommand::Middleware { verbose, wide } => registry.middleware_table(verbose, wide),
                 };
                 print!("{table}");
                 ExitCode::SUCCESS
             }
-            Command::Serve => {
-                let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                    Ok(runtime) => runtime,
+            Command::Serve => block_on(async move {
+                let addr = match address_from_env() {
+                    Ok(addr) => addr,
                     Err(e) => return fail(&e),
                 };
-                runtime.block_on(async move {
-                    let addr = match address_from_env() {
-                        Ok(addr) => addr,
-                        Err(e) => return fail(&e),
-                    };
-                    let app = match self.with_tls_from_env() {
-                        Ok(app) => app,
-                        Err(e) => return fail(&e),
-                    };
-                    let services = match make_services().await {
-                        Ok(services) => services,
-                        Err(e) => return fail(&e),
-                    };
-                    let server = match app.build(services) {
-                        Ok(server) => server,
-                        Err(e) => return fail(&e),
-                    };
-                    match server.bind_and_serve(addr).await {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => fail(&format!("cannot serve on {addr}: {e}")),
-                    }
-                })
-            }
+                let app = match self.with_tls_from_env() {
+                    Ok(app) => app,
+                    Err(e) => return fail(&e),
+                };
+                let services = match make_services(cli.flags).await {
+                    Ok(services) => services,
+                    Err(e) => return fail(&e),
+                };
+                let server = match app.build(services) {
+                    Ok(server) => server,
+                    Err(e) => return fail(&e),
+                };
+                match server.bind_and_serve(addr).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(&format!("cannot serve on {addr}: {e}")),
+                }
+            }),
+            // The application's own business: its functions and wirings are not resolved for it.
+            Command::App(command) => block_on(async move {
+                let services = match make_services(cli.flags.clone()).await {
+                    Ok(services) => services,
+                    Err(e) => return fail(&e),
+                };
+                match handle(command, cli.flags, services).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(&e),
+                }
+            }),
         }
+    }
+}
+
+/// Runs `future` on the multi-threaded runtime `serve` and the application's commands get.
+fn block_on(future: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => fail(&e),
     }
 }
 
@@ -421,11 +569,18 @@ fn tls_from_env() -> Result<Option<crate::tls::TlsConfig>, String> {
     })
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `default_level`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `default_level`), in colour only on a terminal.
 fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let colour = log_colours(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).try_init();
+}
+
+/// Whether the log gets ANSI colours: only on a terminal (a file or a pipe gets plain text), and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+fn log_colours(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 impl<Sv, S> std::fmt::Debug for App<Sv, S> {
@@ -435,5 +590,89 @@ impl<Sv, S> std::fmt::Debug for App<Sv, S> {
             .field("layers", &self.layers)
             .field("allow_no_routes", &self.allow_no_routes)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(!log_colours(false, None), "a file or a pipe");
+        assert!(!log_colours(true, Some(OsStr::new("1"))));
+        assert!(!log_colours(false, Some(OsStr::new("1"))));
+        assert!(log_colours(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count (no-color.org)");
+    }
+
+    #[derive(Debug, Clone, PartialEq, Args)]
+    struct TestFlags {
+        /// A database file.
+        #[arg(long, global = true, default_value = "app.db")]
+        db: String,
+    }
+
+    #[derive(Debug, PartialEq, Subcommand)]
+    enum TestCommands {
+        /// Adds a user.
+        AddUser { email: String },
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli<TestFlags, TestCommands>, clap::Error> {
+        Cli::try_parse_from(std::iter::once("app").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_application_s_commands_and_flags_sit_beside_the_built_in_ones() {
+        Cli::<TestFlags, TestCommands>::command().debug_assert();
+        let cli = parse(&["add-user", "a@example.com", "--db", "x.db"]).unwrap();
+        assert_eq!(cli.flags.db, "x.db");
+        assert!(matches!(cli.command, Some(Command::App(TestCommands::AddUser { email })) if email == "a@example.com"));
+
+        let cli = parse(&["--db", "y.db", "info", "functions", "--wide"]).unwrap();
+        assert_eq!(cli.flags.db, "y.db");
+        let Some(Command::Info { what: InfoCommand::Functions { verbose: false, wide: true } }) = cli.command else {
+            panic!("info functions --wide")
+        };
+
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.flags.db, "app.db");
+        assert!(cli.command.is_none(), "no command: serve");
+        assert!(matches!(parse(&["serve"]).unwrap().command, Some(Command::Serve)));
+        assert!(parse(&["nonsense"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_the_built_in_commands_and_the_application_s() {
+        let help = Cli::<TestFlags, TestCommands>::command().render_help().to_string();
+        for expected in ["serve", "info", "add-user", "Adds a user", "--db"] {
+            assert!(help.contains(expected), "{expected} in\n{help}");
+        }
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum ClashingCommands {
+        /// Serves something else.
+        Serve,
+    }
+
+    #[test]
+    #[should_panic(expected = "serve")]
+    fn a_command_of_the_application_named_like_a_built_in_one_is_refused_in_a_debug_build() {
+        Cli::<NoFlags, ClashingCommands>::command().debug_assert();
+    }
+
+    #[test]
+    fn without_commands_of_its_own_the_command_line_is_the_built_in_one() {
+        Cli::<NoFlags, NoCommands>::command().debug_assert();
+        let cli = Cli::<NoFlags, NoCommands>::try_parse_from(["app", "info", "middleware", "--verbose"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Info { what: InfoCommand::Middleware { verbose: true, wide: false } })
+        ));
+        assert!(Cli::<NoFlags, NoCommands>::try_parse_from(["app", "add-user"]).is_err());
     }
 }

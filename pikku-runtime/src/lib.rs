@@ -36,8 +36,12 @@ pub mod testing;
 mod tls;
 mod wiring;
 
-pub use app::{App, DEFAULT_HOST, DEFAULT_PORT};
+pub use app::{App, NoCommands, NoFlags, DEFAULT_HOST, DEFAULT_PORT};
 pub use blocking::blocking;
+/// clap, for an application's own flags and commands ([`App::run_with_cli`]): `use pikku::clap;` in the
+/// module that derives them is enough, without a `clap` dependency of the application's own (the derives
+/// name `clap::…`, which the `use` brings into scope).
+pub use clap;
 pub use context::{Context, OptionalContext, SessionChange, SessionChangeWatch};
 pub use cors::{CorsError, CorsOptions};
 pub use error::PikkuError;

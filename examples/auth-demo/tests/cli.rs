@@ -118,7 +118,7 @@ fn row<'t>(table: &'t str, id: &str) -> Vec<&'t str> {
 
 #[test]
 fn info_functions_verbose_lists_the_seven_functions_with_routes_auth_and_permissions() {
-    let (status, stdout, stderr) = run(&["info", "functions", "--verbose"], Some(SECRET));
+    let (status, stdout, stderr) = run(&["info", "functions", "--verbose", "--wide"], Some(SECRET));
     assert!(status.success(), "{stderr}");
     let header = stdout.lines().next().expect("a header line");
     for column in ["ID", "ROUTES", "AUTH", "PERMISSIONS"] {
@@ -149,9 +149,58 @@ fn info_functions_verbose_lists_the_seven_functions_with_routes_auth_and_permiss
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
 }
 
+/// The widest line of `text`, in characters.
+fn widest(text: &str) -> usize {
+    text.lines().map(|line| line.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn info_fits_120_columns_by_default_and_wide_prints_one_line_per_function() {
+    for args in [&["info", "functions"][..], &["info", "functions", "--verbose"], &["info", "middleware", "--verbose"]]
+    {
+        let (status, stdout, stderr) = run(args, Some(SECRET));
+        assert!(status.success(), "{args:?}: {stderr}");
+        assert!(widest(&stdout) <= 120, "{args:?}: {} columns\n{stdout}", widest(&stdout));
+    }
+    let (status, wide, stderr) = run(&["info", "functions", "--verbose", "--wide"], Some(SECRET));
+    assert!(status.success(), "{stderr}");
+    assert!(widest(&wide) > 120, "the demo's full table is wider than 120 columns:\n{wide}");
+    assert_eq!(wide.lines().count(), 2 + 8, "header, rule, one line per function:\n{wide}");
+}
+
+#[test]
+fn info_functions_verbose_shows_the_whole_middleware_chain_of_every_route() {
+    let (status, stdout, stderr) = run(&["info", "functions", "--verbose"], Some(SECRET));
+    assert!(status.success(), "{stderr}");
+    // One record per function: its id alone on a line, then its fields.
+    let chains: Vec<&str> =
+        stdout.lines().filter_map(|line| line.trim_start().strip_prefix("middleware")).map(str::trim).collect();
+    assert_eq!(chains.len(), 8, "{stdout}");
+    for chain in chains {
+        // The strategies wired for "*", in onion order: the global and pattern middleware that runs.
+        assert_eq!(chain, "auth_bearer > auth_cookie > auth_api_key", "{stdout}");
+    }
+    assert!(stdout.lines().any(|line| line == "add_note"), "{stdout}");
+}
+
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let server = start(Some(SECRET));
+    server.address();
+    let deadline = Instant::now() + WAIT;
+    let line = loop {
+        let line = server.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a log line");
+        if line.contains("registered") {
+            break line;
+        }
+    };
+    assert!(line.contains("INFO"), "{line:?}");
+    assert!(!line.contains('\u{1b}'), "an ANSI escape in a piped log: {line:?}");
+}
+
 #[test]
 fn info_middleware_verbose_lists_the_three_strategies_on_every_http_route() {
-    let (status, stdout, stderr) = run(&["info", "middleware", "--verbose"], Some(SECRET));
+    let (status, stdout, stderr) = run(&["info", "middleware", "--verbose", "--wide"], Some(SECRET));
     assert!(status.success(), "{stderr}");
     let names: Vec<&str> =
         stdout.lines().filter_map(|l| l.split_whitespace().next()).filter(|n| n.starts_with("auth_")).collect();

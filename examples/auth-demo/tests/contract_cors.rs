@@ -246,7 +246,8 @@ fn an_invalid_origin_refuses_to_start_naming_the_variable() {
 
 #[test]
 fn info_middleware_shows_the_cors_configuration() {
-    let (success, stdout, stderr) = run(&["info", "middleware", "--verbose"], ORIGINS);
+    // `--wide`: the configuration on the row's one line (by default it wraps at 120 columns).
+    let (success, stdout, stderr) = run(&["info", "middleware", "--verbose", "--wide"], ORIGINS);
     assert!(success, "{stderr}");
     let row = stdout.lines().find(|line| line.starts_with("cors ")).unwrap_or_else(|| panic!("no cors row:\n{stdout}"));
     for part in ["before routing", "origins=https://app.example http://localhost:5173", "credentials=true"] {

@@ -24,12 +24,16 @@ pub(crate) async fn hello(
     data: HelloInput,
     _ctx: &OptionalContext<Session>,
 ) -> Result<Greeting, PikkuError> {
-    let name = data.name.as_deref().unwrap_or("world");
-    Ok(Greeting { message: format!("{}, {name}!", services.greeting) })
+    Ok(Greeting { message: greeting(services, data.name.as_deref().unwrap_or("world")) })
 }
 
 /// Greets the session's user: the session is guaranteed by the type.
 #[pikku_func(description = "Greets the signed-in user")]
 pub(crate) async fn whoami(services: &Services, _data: (), ctx: &Context<Session>) -> Result<Greeting, PikkuError> {
-    Ok(Greeting { message: format!("{}, {}!", services.greeting, ctx.session().user) })
+    Ok(Greeting { message: greeting(services, &ctx.session().user) })
+}
+
+/// `Hello, Ada!`: what `hello`, `whoami` and the `greet` command answer.
+pub(crate) fn greeting(services: &Services, name: &str) -> String {
+    format!("{}, {name}!", services.greeting)
 }

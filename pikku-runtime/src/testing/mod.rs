@@ -17,8 +17,10 @@
 //! | [`Connection`] | one keep-alive connection, for tests of what happens between requests |
 //!
 //! Each has `get`, `post`, `put`, `patch`, `delete` and `request`, returning a [`TestRequest`]; its
-//! [`send`](TestRequest::send) gives a [`TestResponse`]. Every network wait of the kit is bounded by
-//! [`WAIT`]; wrap a test's own waits in [`within`].
+//! [`send`](TestRequest::send) gives a [`TestResponse`]. Each has `with_cookies()` too: a [`CookieClient`]
+//! whose [`CookieJar`] follows `Set-Cookie` across requests. Every network wait of the kit is bounded by
+//! [`WAIT`]; wrap a test's own waits in [`within`]. To see the application's logs in a test, call
+//! [`init_test_logs`]; to assert on them, start a [`LogCapture`].
 //!
 //! ```
 //! # async fn demo<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static>(server: pikku_runtime::Server<Sv, S>) {
@@ -43,13 +45,17 @@ use bytes::Bytes;
 use crate::middleware::BoxFuture;
 
 mod client;
+mod cookies;
+mod logs;
 mod request;
 mod response;
 mod socket;
 
 pub use client::TestClient;
 pub use cookie::Cookie;
-pub use request::TestRequest;
+pub use cookies::{CookieClient, CookieJar};
+pub use logs::{init_test_logs, LogCapture};
+pub use request::{TestRequest, API_KEY_HEADER, API_KEY_QUERY};
 pub use response::TestResponse;
 pub use socket::{Connection, HttpClient, TestServer};
 
@@ -86,6 +92,28 @@ pub fn within<F: Future>(limit: Duration, what: &str, future: F) -> impl Future<
     }
 }
 
+/// Runs an async test body to its end on a fresh single-threaded Tokio runtime: a plain `#[test]` needs
+/// no `tokio` dev-dependency. A [`TestServer`] started inside runs on the same thread, so a [`LogCapture`]
+/// sees its lines. `#[tokio::test]` (with `tokio` as a dev-dependency, features `macros` and `rt`) does the
+/// same.
+///
+/// ```
+/// pikku_runtime::testing::block_on(async {
+///     tokio::task::yield_now().await;
+/// });
+/// ```
+///
+/// # Panics
+/// When the runtime cannot be built (the system is out of threads or file descriptors), or when `future`
+/// panics.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime for the test")
+        .block_on(future)
+}
+
 /// The client address a [`TestRequest`] asks for, carried to the in-process [`TestClient`] in the request's
 /// extensions (the test kit's own channel; the server does not read extensions).
 #[derive(Debug, Clone, Copy)]
@@ -111,9 +139,20 @@ pub trait Transport: sealed::Sealed {
     fn exchange(&self, request: http::Request<Bytes>) -> BoxFuture<'_, TestResponse>;
 }
 
-/// The request methods every transport has, returning a [`TestRequest`].
+/// The request methods every transport has, returning a [`TestRequest`], and `with_cookies`.
 macro_rules! request_methods {
     () => {
+        /// A client of this transport that keeps cookies: see [`CookieClient`](crate::testing::CookieClient).
+        pub fn with_cookies(&self) -> crate::testing::CookieClient<'_, Self>
+        where
+            Self: Sync,
+        {
+            crate::testing::CookieClient::new(self)
+        }
+
+        crate::testing::request_methods!(without_cookies);
+    };
+    (without_cookies) => {
         /// A request with any method; add to it, then [`send`](crate::testing::TestRequest::send) it.
         pub fn request(&self, method: ::http::Method, uri: &str) -> crate::testing::TestRequest<'_, Self> {
             crate::testing::TestRequest::new(self, method, uri)

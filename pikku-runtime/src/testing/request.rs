@@ -9,6 +9,15 @@ use serde::Serialize;
 
 use super::{ClientAddr, TestResponse, Transport};
 
+/// The header [`TestRequest::api_key`] sends: where pikku-auth's `auth_api_key` looks first.
+pub const API_KEY_HEADER: &str = "x-api-key";
+/// The query parameter [`TestRequest::api_key_in_query`] adds: where `auth_api_key` looks second.
+pub const API_KEY_QUERY: &str = "apiKey";
+
+/// What a query parameter's value may keep as it is: RFC 3986's unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// A request being built; [`send`](Self::send) it through the transport that made it. Cheap to clone, so
 /// one request can be sent twice or through two transports' helpers.
 ///
@@ -107,6 +116,37 @@ impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
         self.header(header::AUTHORIZATION.as_str(), &format!("Bearer {token}"))
     }
 
+    /// `x-api-key: <key>`: the header form of pikku-auth's `auth_api_key`.
+    ///
+    /// # Panics
+    /// When `key` is not valid in a header.
+    #[must_use]
+    pub fn api_key(self, key: &str) -> Self {
+        self.header(API_KEY_HEADER, key)
+    }
+
+    /// Adds `apiKey=<key>` (percent-encoded) to the query: the query form of `auth_api_key`. Other query
+    /// parameters of the URI are kept.
+    ///
+    /// ```
+    /// # fn demo<T: pikku_runtime::testing::Transport>(transport: &T) {
+    /// use pikku_runtime::testing::TestRequest;
+    /// let request = TestRequest::new(transport, pikku_runtime::Method::GET, "/notes?limit=5").api_key_in_query("k 1");
+    /// assert_eq!(request.uri(), "/notes?limit=5&apiKey=k%201");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn api_key_in_query(mut self, key: &str) -> Self {
+        let encoded = percent_encoding::utf8_percent_encode(key, QUERY_VALUE);
+        let separator = match self.uri.split_once('?') {
+            None => "?",
+            Some((_, "")) => "",
+            Some(_) => "&",
+        };
+        self.uri = format!("{}{separator}{API_KEY_QUERY}={encoded}", self.uri);
+        self
+    }
+
     /// Adds the cookie `name=value` to the request's one `Cookie` header (RFC 6265 section 5.4: a client
     /// sends one), creating it on the first call.
     ///
@@ -201,5 +241,27 @@ impl<'t, T: Transport + ?Sized> TestRequest<'t, T> {
             request.headers_mut().insert(header::CONTENT_LENGTH, length);
         }
         self.transport.exchange(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::HttpClient;
+
+    #[test]
+    fn api_key_in_query_joins_the_query_and_encodes_the_key() {
+        let client = HttpClient::new(([127, 0, 0, 1], 9).into());
+        assert_eq!(client.get("/me").api_key_in_query("k1").uri(), "/me?apiKey=k1");
+        assert_eq!(client.get("/me?").api_key_in_query("k1").uri(), "/me?apiKey=k1");
+        assert_eq!(client.get("/me?limit=1").api_key_in_query("a&b=c").uri(), "/me?limit=1&apiKey=a%26b%3Dc");
+        assert_eq!(client.get("/me").api_key_in_query("test-key_1.~").uri(), "/me?apiKey=test-key_1.~");
+    }
+
+    #[test]
+    fn api_key_sets_the_header_auth_api_key_reads() {
+        let client = HttpClient::new(([127, 0, 0, 1], 9).into());
+        let request = client.get("/me").api_key("test-key-1");
+        assert_eq!(request.headers().get(API_KEY_HEADER).unwrap(), "test-key-1");
     }
 }

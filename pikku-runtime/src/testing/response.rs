@@ -114,6 +114,28 @@ impl TestResponse {
         self.set_cookie(name).map(|cookie| cookie.value().to_owned()).filter(|value| !value.is_empty())
     }
 
+    /// Asserts that the body is JSON equal to `expected` (`json!(…)`), and returns the response.
+    ///
+    /// # Panics
+    /// When the body is not JSON, or differs; the message shows both and the status.
+    #[track_caller]
+    pub fn assert_json(&self, expected: &serde_json::Value) -> &Self {
+        let actual: serde_json::Value = serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("the body is not JSON ({e}); status {}: {}", self.status, self.text()));
+        assert_eq!(&actual, expected, "unexpected JSON body; status {}", self.status);
+        self
+    }
+
+    /// Asserts a header's value (the first, when repeated), and returns the response.
+    ///
+    /// # Panics
+    /// When the header is missing or differs.
+    #[track_caller]
+    pub fn assert_header(&self, name: &str, expected: &str) -> &Self {
+        assert_eq!(self.header(name), Some(expected), "header {name}; status {}: {}", self.status, self.text());
+        self
+    }
+
     /// Asserts the status and returns the response, so more can follow.
     ///
     /// # Panics
@@ -235,6 +257,16 @@ mod tests {
         assert_eq!(response.set_cookie_value("theme").as_deref(), Some("dark"));
         assert_eq!(response.set_cookie_value("session"), None, "a removal has no value");
         assert_eq!(response.header_all("set-cookie")[1], removal);
+    }
+
+    #[test]
+    fn assert_json_and_assert_header_chain_after_the_status() {
+        let response = response(201, &[("location", "/notes/7")], r#"{"id":7}"#);
+        response.assert_status(201).assert_header("location", "/notes/7").assert_json(&serde_json::json!({"id": 7}));
+        let wrong = std::panic::catch_unwind(|| response.assert_json(&serde_json::json!({"id": 8})));
+        assert!(wrong.is_err(), "another body is refused");
+        let missing = std::panic::catch_unwind(|| response.assert_header("etag", "x"));
+        assert!(missing.is_err(), "a missing header is refused");
     }
 
     #[test]
