@@ -93,7 +93,7 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/health", health);
     w.get("/slow", slow);
     w.post("/echo", echo);
-    w.get("/big", health).middleware([big_body.into()]);
+    w.get("/big", health).middleware([big_body]);
 }
 
 fn build(app: App<Services, Session>) -> pikku::Server<Services, Session> {

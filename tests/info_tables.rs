@@ -56,11 +56,11 @@ pub(crate) async fn unrouted(_s: &Services, _data: (), _ctx: &OptionalContext<Se
 
 #[pikku_wiring]
 fn http(w: &mut Wirings<Services, Session>) {
-    w.add_middleware([everywhere.into()]);
-    w.add_http_middleware("/api/*", [auth_bearer(), under_api.into()]);
-    w.add_http_middleware("/elsewhere/*", [elsewhere.into()]);
-    w.add_tag_middleware("audited", [tagged.into()]);
-    w.post("/api/audited", audited).middleware([on_the_route.into()]);
+    w.add_middleware([everywhere]);
+    w.add_http_middleware("/api/*", [auth_bearer(), under_api]);
+    w.add_http_middleware("/elsewhere/*", [elsewhere]);
+    w.add_tag_middleware("audited", [tagged]);
+    w.post("/api/audited", audited).middleware([on_the_route]);
     w.get("/api/plain", plain);
     w.get("/plain", plain);
 }

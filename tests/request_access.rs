@@ -82,8 +82,13 @@ pub struct Seen {
     stamp: Option<u32>,
 }
 
+/// The tenant's id from the path (absent on `/plain/seen`); the function reads the rest from the request
+/// itself.
 #[derive(Deserialize)]
-pub struct Anything {}
+pub struct Anything {
+    #[allow(dead_code)]
+    id: Option<String>,
+}
 
 #[pikku_func(auth = false)]
 async fn seen(_: &Services, _data: Anything, ctx: &OptionalContext<Session>) -> Result<Seen, PikkuError> {
@@ -110,7 +115,7 @@ async fn stamped(_: &Services, _: (), ctx: &OptionalContext<Session>) -> Result<
 
 #[pikku_wiring]
 fn routes(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware("/tenants/*", [require_tenant.into(), stamp.into(), restamp.into()]);
+    w.add_http_middleware("/tenants/*", [require_tenant, stamp, restamp]);
     w.get("/tenants/:id/seen", seen);
     w.post("/tenants/:id/seen", seen);
     w.get("/plain/seen", seen);
@@ -201,7 +206,7 @@ async fn a_function_is_unit_tested_with_the_request_it_reads() {
         .with_extension(Tenant("test-tenant".into()))
         .with_extension(Stamp(5))
         .with_client_addr(addr);
-    let seen = seen(&Services, Anything {}, &ctx).await.unwrap();
+    let seen = seen(&Services, Anything { id: Some("t1".into()) }, &ctx).await.unwrap();
     assert_eq!(seen.method, "PUT");
     assert_eq!(seen.path, "/tenants/t9/seen");
     assert_eq!(seen.query.as_deref(), Some("x=1"));

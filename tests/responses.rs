@@ -72,9 +72,14 @@ async fn go(_: &Services, data: Kind, _: &OptionalContext<Session>) -> Result<Re
     })
 }
 
+#[derive(Deserialize)]
+pub struct ItemId {
+    id: String,
+}
+
 #[pikku_func(auth = false)]
-async fn delete_item(_: &Services, _: (), _: &OptionalContext<Session>) -> Result<Reply, PikkuError> {
-    Ok(Reply::no_content().header("x-deleted", "7"))
+async fn delete_item(_: &Services, item: ItemId, _: &OptionalContext<Session>) -> Result<Reply, PikkuError> {
+    Ok(Reply::no_content().header("x-deleted", item.id))
 }
 
 /// A value with a 204: the value is not sent.

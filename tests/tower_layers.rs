@@ -143,7 +143,7 @@ fn routes(w: &mut Wirings<Services, Session>) {
     w.get("/me", me);
     w.get("/slow", slow);
     w.get("/big", big);
-    w.get("/api/items/:id", item).middleware([seen_path.into()]);
+    w.get("/api/items/:id", item).middleware([seen_path]);
     w.post("/api/echo", echo);
     w.get("/api/slow", slow);
     w.get("/api/big", big);

@@ -43,7 +43,13 @@ pub struct App<Sv, S> {
 
 impl<Sv, S> Default for App<Sv, S> {
     fn default() -> Self {
-        Self { config: ServerConfig::default(), layers: Vec::new(), wrap: None, allow_no_routes: false, types: PhantomData }
+        Self {
+            config: ServerConfig::default(),
+            layers: Vec::new(),
+            wrap: None,
+            allow_no_routes: false,
+            types: PhantomData,
+        }
     }
 }
 

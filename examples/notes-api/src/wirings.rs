@@ -22,7 +22,7 @@ impl ApiKeyLookup<Services, Session> for KeysInServices {
 fn http(w: &mut Wirings<Services, Session>) {
     w.add_http_middleware(
         "*",
-        [auth_api_key(ApiKeyOptions::new(ApiKeySource::Header).lookup(KeysInServices)), resolve_tenant.into()],
+        [auth_api_key(ApiKeyOptions::new(ApiKeySource::Header).lookup(KeysInServices)), resolve_tenant],
     );
     w.post("/notes", create_note);
     w.get("/notes", list_notes);
