@@ -7,7 +7,9 @@
 //! * the `resolve_tenant` middleware reads `x-tenant` once and hands a typed [`Tenant`] to every function
 //!   (`request.extensions_mut().insert(..)` there, `ctx.extension::<Tenant>()` here);
 //! * API keys are looked up in the services (`ApiKeyLookup` gets `&Services`), where a database pool would
-//!   be; the keys come from `NOTES_API_KEYS`, and without them the server refuses to start.
+//!   be; the keys come from `NOTES_API_KEYS`, and without them the server refuses to start;
+//! * a command of its own beside `serve` and `info` ([`App::run_with_cli`](pikku::App::run_with_cli)):
+//!   `notes-api check-keys` checks the keys and lists who holds one, never a key.
 //!
 //! ```sh
 //! NOTES_API_KEYS='dev-key-1=ada' cargo run -p notes-api &
@@ -28,6 +30,7 @@ mod wirings;
 use std::process::ExitCode;
 
 use pikku::auth::{AuthServices, JwtService, StaticApiKeys};
+use pikku::clap;
 use pikku::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +57,8 @@ pub struct Services {
     pub notes: store::NoteStore,
     /// The API-key strategy's JWT service, which it uses only for keys without a lookup (none here).
     pub jwt: JwtService,
+    /// Who holds a key, in the order given: what `check-keys` prints (never the keys).
+    pub key_holders: Vec<String>,
 }
 
 impl AuthServices for Services {
@@ -65,9 +70,12 @@ impl AuthServices for Services {
 impl Services {
     /// Services with these `(key, user)` pairs and no notes.
     pub fn new<K: AsRef<[u8]>>(api_keys: impl IntoIterator<Item = (K, String)>) -> Self {
-        let api_keys = StaticApiKeys::new(api_keys.into_iter().map(|(key, user_id)| (key, Session { user_id })));
+        let (keys, key_holders): (Vec<K>, Vec<String>) = api_keys.into_iter().unzip();
+        let sessions =
+            keys.into_iter().zip(&key_holders).map(|(key, user_id)| (key, Session { user_id: user_id.clone() }));
+        let api_keys = StaticApiKeys::new(sessions);
         let jwt = JwtService::builder().hs256_random_key("notes-api").build().expect("a random key is long enough");
-        Self { api_keys, notes: store::NoteStore::default(), jwt }
+        Self { api_keys, notes: store::NoteStore::default(), jwt, key_holders }
     }
 
     /// Services from the environment: the keys in [`API_KEYS_VAR`].
@@ -108,9 +116,26 @@ pub fn app() -> App<Services, Session> {
     App::new()
 }
 
-/// The binary's `main`: serve (refusing to start without API keys), or answer `info`.
+/// The application's own commands, beside `serve` and `info`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Commands {
+    /// Checks the API keys in NOTES_API_KEYS and lists who holds one (never the keys), without serving.
+    CheckKeys,
+}
+
+/// The binary's `main`: serve (refusing to start without API keys), answer `info`, or run [`Commands`].
 pub fn main() -> ExitCode {
-    app().run(|| async { Services::from_env() })
+    app().run_with_cli(
+        |_: pikku::NoFlags| async { Services::from_env() },
+        |command: Commands, _, services: Services| async move {
+            match command {
+                Commands::CheckKeys => {
+                    println!("{} API key(s), held by: {}", services.key_holders.len(), services.key_holders.join(", "));
+                }
+            }
+            Ok::<_, String>(())
+        },
+    )
 }
 
 #[cfg(test)]
