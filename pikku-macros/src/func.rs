@@ -89,6 +89,8 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     };
     let auth = options.requires_session();
     let description = options.description.as_ref().map(|d| d.value()).unwrap_or_default();
+    let docs = doc_text(&item.attrs);
+    let responses = &options.responses;
     let tags = &options.tags;
     let permission_names = options.permissions.iter().map(|group| {
         let names = group.iter().map(path_text);
@@ -143,6 +145,8 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                     middleware: &[#(#middleware_names),*],
                     tags: &[#(#tags),*],
                     description: #description,
+                    docs: #docs,
+                    responses: &[#(#responses),*],
                     input_type: #input_text,
                     output_type: #output_text,
                     input_fields: ::pikku::__private::InputFields::of::<#input>,
@@ -157,6 +161,23 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             }
         };
     })
+}
+
+/// The doc comment, lines joined with `\n`, the one space after each `///` removed.
+fn doc_text(attrs: &[syn::Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }),
+                ..
+            }) => Some(text.value()),
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').unwrap_or(&line).trim_end().to_owned())
+        .collect();
+    lines.join("\n").trim().to_owned()
 }
 
 #[cfg(test)]

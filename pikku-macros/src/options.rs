@@ -3,7 +3,7 @@
 use syn::parse::ParseStream;
 use syn::{Expr, LitBool, LitStr, Path};
 
-const KNOWN: &str = "`id`, `auth`, `permissions`, `middleware`, `tags`, `description`";
+const KNOWN: &str = "`id`, `auth`, `permissions`, `middleware`, `tags`, `description`, `responses`";
 
 /// What a function declares about itself.
 #[derive(Default)]
@@ -16,6 +16,9 @@ pub(crate) struct FuncOptions {
     pub(crate) middleware: Vec<Expr>,
     pub(crate) tags: Vec<LitStr>,
     pub(crate) description: Option<LitStr>,
+    /// Statuses the function answers besides 200/204 and the pipeline's own (a `Reply`'s 201, a 409 of its
+    /// own error type), for the OpenAPI document.
+    pub(crate) responses: Vec<u16>,
 }
 
 impl FuncOptions {
@@ -29,7 +32,7 @@ pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> 
     let mut seen: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-        if !["id", "auth", "permissions", "middleware", "tags", "description"].contains(&name.as_str()) {
+        if !["id", "auth", "permissions", "middleware", "tags", "description", "responses"].contains(&name.as_str()) {
             return Err(meta.error(format!("unknown option `{}`; the options are {KNOWN}", path_display(&meta.path))));
         }
         if seen.contains(&name) {
@@ -48,6 +51,7 @@ pub(crate) fn parse(attr: proc_macro2::TokenStream) -> syn::Result<FuncOptions> 
                     syn::Error::new(e.span(), "`description` takes a string literal: `description = \"...\"`")
                 })?)
             }
+            "responses" => options.responses = parse_responses(value)?,
             _ => unreachable!("checked above"),
         }
         Ok(())
@@ -129,6 +133,25 @@ fn permission_path(expr: &Expr) -> syn::Result<Path> {
     }
 }
 
+fn parse_responses(value: ParseStream<'_>) -> syn::Result<Vec<u16>> {
+    const WHAT: &str = "a response is an HTTP status from 100 to 599: `responses = [201, 409]`";
+    let mut statuses = Vec::new();
+    for item in parse_array(value, "responses")? {
+        let status = match &item {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(int), .. }) => int.base10_parse::<u16>().ok(),
+            _ => None,
+        };
+        match status {
+            Some(status) if (100..=599).contains(&status) && !statuses.contains(&status) => statuses.push(status),
+            Some(status) if statuses.contains(&status) => {
+                return Err(syn::Error::new_spanned(item, format!("{status} is listed twice: give it once")))
+            }
+            _ => return Err(syn::Error::new_spanned(item, WHAT)),
+        }
+    }
+    Ok(statuses)
+}
+
 fn parse_tags(value: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
     parse_array(value, "tags")?
         .into_iter()
@@ -152,7 +175,8 @@ mod tests {
             permissions = [a, b::c],
             middleware = [m()],
             tags = ["x"],
-            description = "d"
+            description = "d",
+            responses = [201, 409]
         ))
         .unwrap();
         assert_eq!(o.id.as_ref().unwrap().value(), "things.read");
@@ -162,6 +186,7 @@ mod tests {
         assert_eq!(o.middleware.len(), 1);
         assert_eq!(o.tags[0].value(), "x");
         assert_eq!(o.description.unwrap().value(), "d");
+        assert_eq!(o.responses, [201, 409]);
     }
 
     #[test]
@@ -182,6 +207,10 @@ mod tests {
         assert!(message(quote!(id = "")).starts_with("`id` is a non-empty string"));
         assert!(message(quote!(id = "list things")).starts_with("`id` is a non-empty string"));
         assert!(message(quote!(id = list)).starts_with("`id` is a non-empty string"));
+        assert!(message(quote!(responses = [99])).starts_with("a response is an HTTP status"));
+        assert!(message(quote!(responses = ["201"])).starts_with("a response is an HTTP status"));
+        assert!(message(quote!(responses = [201, 201])).starts_with("201 is listed twice"));
+        assert!(message(quote!(responses = 201)).starts_with("`responses` takes a list"));
     }
 
     #[test]

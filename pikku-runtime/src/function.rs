@@ -73,6 +73,10 @@ pub struct FunctionDef {
     pub tags: &'static [&'static str],
     /// A description for `info`.
     pub description: &'static str,
+    /// The function's doc comment (`///`), for the OpenAPI document's summary and description.
+    pub docs: &'static str,
+    /// Statuses declared with `responses = [..]`, answered besides 200/204 and the pipeline's own.
+    pub responses: &'static [u16],
     /// The input type as written.
     pub input_type: &'static str,
     /// The output type as written.

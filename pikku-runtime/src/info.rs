@@ -463,6 +463,8 @@ list_notes
             middleware: &[],
             tags: &[],
             description: "Lists projects",
+            docs: "",
+            responses: &[],
             input_type: "()",
             output_type: "Vec < Project >",
             input_fields: crate::input::InputFields::of::<()>,

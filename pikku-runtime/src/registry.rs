@@ -811,6 +811,8 @@ mod tests {
             middleware: &[],
             tags: &[],
             description: "",
+            docs: "",
+            responses: &[],
             input_type: "()",
             output_type: "()",
             input_fields: InputFields::of::<()>,
