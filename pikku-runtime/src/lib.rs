@@ -16,6 +16,7 @@ mod function;
 mod info;
 pub mod input;
 mod middleware;
+pub mod openapi;
 mod panic;
 mod permission;
 mod pipeline;
@@ -47,6 +48,8 @@ pub use middleware::{
 pub use permission::{Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
+/// JSON Schema generation for the OpenAPI document ([`openapi`]); derive with `#[schemars(crate = "pikku::schemars")]`.
+pub use schemars::{self, JsonSchema};
 pub use response::{json_response, output_response, Body, BoxError, Chunk, Response};
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT,
