@@ -438,8 +438,7 @@ fn two_builds_are_equal_byte_for_byte() {
     assert_eq!(third["paths"], document()["paths"], "the order operations are given in does not matter");
 }
 
-/// Writes the document for the validator when `PIKKU_OPENAPI_SAMPLE` names a file (`.ci/openapi-check.sh
-/// --sample` does).
+/// Writes the document when `PIKKU_OPENAPI_SAMPLE` names a file, for `.ci/openapi-check.sh --validate <file>`.
 #[test]
 fn sample_document_for_the_validator() {
     let document = document();
