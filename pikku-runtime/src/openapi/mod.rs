@@ -41,7 +41,9 @@
 //! }
 //! ```
 //!
-//! With `schemars = "1"` in the application's own `Cargo.toml` the attribute is not needed.
+//! Without the attribute the derive needs a `schemars` in scope: `use pikku::schemars;` in the module, or
+//! `schemars = "1"` in the application's own `Cargo.toml` (the same major version as the runtime's, so the
+//! trait is the same).
 
 use std::collections::BTreeSet;
 
@@ -335,7 +337,9 @@ pub fn build_document(
         schemas::rewrite_refs(schema, &merged.output_renames);
     }
     let mut components = merged.components;
-    for schema in components.values_mut().chain(input_schemas.iter_mut().flatten()).chain(output_schemas.iter_mut().flatten()) {
+    for schema in
+        components.values_mut().chain(input_schemas.iter_mut().flatten()).chain(output_schemas.iter_mut().flatten())
+    {
         if let Value::Object(object) = schema {
             object.remove("$schema");
         }
@@ -399,11 +403,8 @@ fn check(operation: &OperationDoc, security_schemes: &Map<String, Value>) -> Res
         template: operation.template.clone(),
         reason,
     })?;
-    let out_of_range = |status: u16, expected| OpenApiError::InvalidStatus {
-        operation_id: operation_id.clone(),
-        status,
-        expected,
-    };
+    let out_of_range =
+        |status: u16, expected| OpenApiError::InvalidStatus { operation_id: operation_id.clone(), status, expected };
     if let Some(&status) = operation.success_statuses.iter().find(|status| !(200..400).contains(*status)) {
         return Err(out_of_range(status, "success (200 to 399)"));
     }
@@ -558,7 +559,8 @@ fn describe_input(
         _ => None,
     };
     let path_parameter = |name: &str| {
-        let schema = shape.as_ref().and_then(|shape| shape.properties.get(name)).cloned().unwrap_or(json!({"type": "string"}));
+        let schema =
+            shape.as_ref().and_then(|shape| shape.properties.get(name)).cloned().unwrap_or(json!({"type": "string"}));
         json!({ "name": name, "in": "path", "required": true, "schema": schema })
     };
     let mut parameters: Vec<Value> = checked.params.iter().map(|name| path_parameter(name)).collect();
@@ -665,7 +667,11 @@ fn error_schema() -> Value {
 
 /// The description of a success status.
 fn reason(status: u16) -> String {
-    http::StatusCode::from_u16(status).ok().and_then(|status| status.canonical_reason()).unwrap_or("Response").to_owned()
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Response")
+        .to_owned()
 }
 
 /// What the pipeline means by each error status (docs/request-pipeline.md); the status's reason phrase for any

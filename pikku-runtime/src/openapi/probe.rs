@@ -147,6 +147,9 @@ mod tests {
 
     #[test]
     fn the_probe_debug_names_its_type() {
-        assert_eq!(format!("{:?}", Probe::<Undescribed>::new()), format!("Probe<{}>", std::any::type_name::<Undescribed>()));
+        assert_eq!(
+            format!("{:?}", Probe::<Undescribed>::new()),
+            format!("Probe<{}>", std::any::type_name::<Undescribed>())
+        );
     }
 }

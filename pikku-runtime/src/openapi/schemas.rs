@@ -55,8 +55,12 @@ pub(super) struct Merged {
 
 /// Merges the input and output definitions, keeping `reserved` names free.
 pub(super) fn merge(inputs: Map<String, Value>, outputs: Map<String, Value>, reserved: &[&str]) -> Merged {
-    let mut taken: BTreeSet<String> =
-        reserved.iter().map(|name| (*name).to_owned()).chain(inputs.keys().cloned()).chain(outputs.keys().cloned()).collect();
+    let mut taken: BTreeSet<String> = reserved
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain(inputs.keys().cloned())
+        .chain(outputs.keys().cloned())
+        .collect();
 
     let mut input_names = BTreeMap::new();
     for name in inputs.keys() {
@@ -244,9 +248,13 @@ mod tests {
 
     #[test]
     fn a_property_named_ref_is_not_rewritten() {
-        let mut schema = json!({"properties": {"$ref": {"$ref": "#/components/schemas/A"}}, "enum": ["#/components/schemas/A"]});
+        let mut schema =
+            json!({"properties": {"$ref": {"$ref": "#/components/schemas/A"}}, "enum": ["#/components/schemas/A"]});
         let renames = Renames::from([("#/components/schemas/A".to_owned(), "#/components/schemas/B".to_owned())]);
         rewrite_refs(&mut schema, &renames);
-        assert_eq!(schema, json!({"properties": {"$ref": {"$ref": "#/components/schemas/B"}}, "enum": ["#/components/schemas/A"]}));
+        assert_eq!(
+            schema,
+            json!({"properties": {"$ref": {"$ref": "#/components/schemas/B"}}, "enum": ["#/components/schemas/A"]})
+        );
     }
 }

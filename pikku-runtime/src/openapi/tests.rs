@@ -228,7 +228,10 @@ fn a_get_splits_its_input_into_path_and_query_parameters() {
 fn a_post_takes_path_parameters_out_of_its_body() {
     let document = document();
     let add = &document["paths"]["/users/{userId}/notes"]["post"];
-    assert_eq!(add["parameters"], json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}]));
+    assert_eq!(
+        add["parameters"],
+        json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}])
+    );
     assert_eq!(
         add["requestBody"],
         json!({"required": true, "content": {"application/json": {"schema": {
@@ -267,7 +270,10 @@ fn a_path_parameter_takes_the_schema_of_the_inputs_property() {
     let properties: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
     assert_eq!(properties, ["archivedAt", "ownerSecret", "text"]);
     assert!(schema.get("additionalProperties").is_none(), "unknown fields are ignored, so allowed");
-    assert_eq!(update["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/NoteOutput");
+    assert_eq!(
+        update["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/NoteOutput"
+    );
 }
 
 #[test]
@@ -289,9 +295,15 @@ fn serde_attributes_decide_what_is_required() {
 fn responses_reference_the_output_schema_as_it_serializes() {
     let document = document();
     let list = &document["paths"]["/users/{userId}/notes"]["get"];
-    assert_eq!(list["responses"]["200"], json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NoteList"}}}}));
+    assert_eq!(
+        list["responses"]["200"],
+        json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NoteList"}}}})
+    );
     let note_list = &document["components"]["schemas"]["NoteList"];
-    assert_eq!(note_list["properties"]["notes"], json!({"type": "array", "items": {"$ref": "#/components/schemas/NoteOutput"}}));
+    assert_eq!(
+        note_list["properties"]["notes"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/NoteOutput"}})
+    );
     let add = &document["paths"]["/users/{userId}/notes"]["post"];
     let note_output = json!({"application/json": {"schema": {"$ref": "#/components/schemas/NoteOutput"}}});
     assert_eq!(add["responses"]["200"]["content"], note_output);
@@ -319,7 +331,10 @@ fn no_content_is_a_204_and_a_redirect_has_a_location_and_no_body() {
 fn an_output_without_a_schema_is_open_and_streams_have_their_content_types() {
     let document = document();
     let health = &document["paths"]["/health"]["get"];
-    assert_eq!(health["responses"]["200"], json!({"description": "OK", "content": {"application/json": {"schema": {}}}}));
+    assert_eq!(
+        health["responses"]["200"],
+        json!({"description": "OK", "content": {"application/json": {"schema": {}}}})
+    );
     let export = &document["paths"]["/users/{userId}/export"]["get"];
     assert_eq!(export["responses"]["200"]["content"], json!({"text/csv": {}}));
     let events = &document["paths"]["/events"]["get"];
@@ -330,10 +345,16 @@ fn an_output_without_a_schema_is_open_and_streams_have_their_content_types() {
 fn an_input_without_a_schema_has_string_path_parameters_and_an_open_optional_body() {
     let document = document();
     let export = &document["paths"]["/users/{userId}/export"]["get"];
-    assert_eq!(export["parameters"], json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}]));
+    assert_eq!(
+        export["parameters"],
+        json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}])
+    );
     assert!(export.get("requestBody").is_none());
     let import = &document["paths"]["/users/{userId}/notes"]["put"];
-    assert_eq!(import["parameters"], json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}]));
+    assert_eq!(
+        import["parameters"],
+        json!([{"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}])
+    );
     assert_eq!(import["requestBody"], json!({"required": false, "content": {"application/json": {"schema": {}}}}));
 }
 
@@ -341,7 +362,10 @@ fn an_input_without_a_schema_has_string_path_parameters_and_an_open_optional_bod
 fn an_input_that_is_not_a_plain_object_is_not_split() {
     let document = document();
     let command = &document["paths"]["/commands/{id}"]["post"];
-    assert_eq!(command["parameters"], json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]));
+    assert_eq!(
+        command["parameters"],
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}])
+    );
     assert_eq!(command["requestBody"], json!({"required": false, "content": {"application/json": {"schema": {}}}}));
     assert!(document["components"]["schemas"]["Command"]["oneOf"].is_array());
 }
@@ -379,7 +403,10 @@ fn errors_share_the_framework_error_body_and_default_covers_the_rest() {
 fn an_application_type_named_error_is_renamed() {
     let document = document();
     let import = &document["paths"]["/users/{userId}/notes"]["put"];
-    assert_eq!(import["responses"]["200"]["content"]["application/json"]["schema"], json!({"$ref": "#/components/schemas/Error2"}));
+    assert_eq!(
+        import["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Error2"})
+    );
     assert_eq!(document["components"]["schemas"]["Error2"]["required"], json!(["code"]));
 }
 
