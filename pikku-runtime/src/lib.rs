@@ -18,6 +18,7 @@ mod function;
 mod info;
 pub mod input;
 mod middleware;
+pub mod openapi;
 mod output;
 mod panic;
 mod permission;
@@ -58,6 +59,8 @@ pub use permission::{DataView, Permission, SharedPermission};
 pub use registry::{FunctionInfo, MiddlewareInfo, Registry, StartupError, UncheckedRoute};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use response::{json_response, output_response, Body, BoxError, Chunk, Response};
+/// JSON Schemas of the [`openapi`] document; an application derives with `#[schemars(crate = "pikku::schemars")]`.
+pub use schemars::{self, JsonSchema};
 pub use server::{
     shutdown_signal, Server, ServerConfig, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT,
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE,
