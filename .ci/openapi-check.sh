@@ -3,7 +3,7 @@
 # response schemathesis provokes must be declared by it (status, content type, body schema) and none may be a
 # 5xx.
 #
-#   .ci/openapi-check.sh <base-url> <bearer-token>   # e.g. http://127.0.0.1:3000 "$token"
+#   .ci/openapi-check.sh <base-url> <bearer-token> [schemathesis options...]   # e.g. http://127.0.0.1:3000 "$token"
 #   .ci/openapi-check.sh --validate <file>            # only validate a document on disk
 #
 # The tools live in a virtual environment in target/openapi-venv, created on first use (needs python3 3.11 or
@@ -21,7 +21,7 @@ MAX_TIME="${OPENAPI_CHECK_MAX_TIME:-60}"
 HARD_LIMIT=120
 
 usage() {
-    echo "usage: $0 <base-url> <bearer-token> | $0 --validate <file>" >&2
+    echo "usage: $0 <base-url> <bearer-token> [schemathesis options...] | $0 --validate <file>" >&2
     exit 2
 }
 
@@ -64,9 +64,10 @@ case "${1:-}" in
         ;;
     "" | -*) usage ;;
 esac
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 base_url="${1%/}"
 token="$2"
+shift 2
 
 ensure_tools
 work="$(mktemp -d)"
@@ -104,7 +105,7 @@ timeout --kill-after=10 "$HARD_LIMIT" "$venv/bin/schemathesis" run "$work/openap
     --workers 1 \
     --generation-with-security-parameters false \
     --generation-database none \
-    --no-color || status=$?
+    --no-color "$@" || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "openapi-check: schemathesis did not finish within ${HARD_LIMIT}s" >&2
 fi

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use pikku_runtime::input::query_param;
+use pikku_runtime::openapi::{ApiKeyLocation, SecuritySchemeDoc};
 use pikku_runtime::{PikkuError, Request, Response, SessionChange, SharedMiddleware};
 use serde::de::DeserializeOwned;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -226,6 +227,22 @@ where
         };
         let keys = if self.options.lookup.is_some() { "lookup" } else { "jwt" };
         format!("source={source}, keys={keys}")
+    }
+
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+        let header = || {
+            let scheme = SecuritySchemeDoc::ApiKey { location: ApiKeyLocation::Header, name: HEADER.as_str().into() };
+            ("apiKeyHeader".to_owned(), scheme)
+        };
+        let query = || {
+            let scheme = SecuritySchemeDoc::ApiKey { location: ApiKeyLocation::Query, name: QUERY.into() };
+            ("apiKeyQuery".to_owned(), scheme)
+        };
+        match self.options.source {
+            ApiKeySource::Header => vec![header()],
+            ApiKeySource::Query => vec![query()],
+            ApiKeySource::All => vec![header(), query()],
+        }
     }
 
     fn authenticate<'a>(

@@ -13,6 +13,7 @@ use crate::revocation::{revoke_on_logout, TokenState};
 use crate::secret::digest;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::AuthServices;
+use pikku_runtime::openapi::SecuritySchemeDoc;
 
 const NAME: &str = "auth_bearer";
 
@@ -138,6 +139,14 @@ where
             Mode::Jwt => "scheme=Bearer, token=jwt".to_owned(),
             Mode::Static { .. } => "scheme=Bearer, token=static".to_owned(),
         }
+    }
+
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+        let bearer_format = match self.mode {
+            Mode::Jwt => Some("JWT".to_owned()),
+            Mode::Static { .. } => None,
+        };
+        vec![("bearerAuth".to_owned(), SecuritySchemeDoc::HttpBearer { bearer_format })]
     }
 
     fn authenticate<'a>(

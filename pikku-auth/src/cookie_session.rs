@@ -15,6 +15,7 @@ use crate::csrf::CsrfOptions;
 use crate::revocation::revoke;
 use crate::strategy::{strategy, AuthStrategy, Authenticated, Step};
 use crate::AuthServices;
+use pikku_runtime::openapi::{ApiKeyLocation, SecuritySchemeDoc};
 
 const NAME: &str = "auth_cookie";
 
@@ -356,6 +357,11 @@ where
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+        let scheme = SecuritySchemeDoc::ApiKey { location: ApiKeyLocation::Cookie, name: self.name.to_string() };
+        vec![("cookieAuth".to_owned(), scheme)]
     }
 
     fn authenticate<'a>(

@@ -150,6 +150,18 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                     input_type: #input_text,
                     output_type: #output_text,
                     input_fields: ::pikku::__private::InputFields::of::<#input>,
+                    input_doc: || {
+                        #[allow(unused_imports)]
+                        use ::pikku::__private::{FallbackProbe as _, JsonSchemaProbe as _};
+                        ::pikku::__private::input_doc::<#input>((&::pikku::__private::Probe::<#input>::new()).schema_fn())
+                    },
+                    output_doc: || {
+                        #[allow(unused_imports)]
+                        use ::pikku::__private::{FallbackProbe as _, JsonSchemaProbe as _};
+                        <#output as ::pikku::__private::FunctionOutput>::output_doc(
+                            (&::pikku::__private::Probe::<#output>::new()).schema_fn(),
+                        )
+                    },
                     #location
                     function_type: || ::pikku::__private::type_id_of_val(&#name),
                     install: |slot| ::pikku::__private::install::<__PikkuFunction>(

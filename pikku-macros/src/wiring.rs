@@ -40,6 +40,9 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 name: #id,
                 #location
                 register: |target| ::pikku::__private::register(target, #name),
+                package: ::core::env!("CARGO_PKG_NAME"),
+                package_version: ::core::env!("CARGO_PKG_VERSION"),
+                package_description: ::core::env!("CARGO_PKG_DESCRIPTION"),
             }
         }
     })

@@ -97,6 +97,9 @@ enum InfoCommand {
         #[arg(long)]
         wide: bool,
     },
+    /// The OpenAPI 3.1 document (JSON, on stdout); the functions whose types have no JSON schema are listed
+    /// on stderr.
+    Openapi,
 }
 
 /// No flags of the application's own: what [`App::run`] adds to the command line. Name it in
@@ -473,6 +476,18 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
                 let table = match what {
                     InfoCommand::Functions { verbose, wide } => registry.functions_table(verbose, wide),
                     InfoCommand::Middleware { verbose, wide } => registry.middleware_table(verbose, wide),
+                    InfoCommand::Openapi => {
+                        let document = match registry.openapi_document() {
+                            Ok(document) => document,
+                            Err(e) => return fail(&format!("the OpenAPI document cannot be built: {e}")),
+                        };
+                        for line in registry.openapi_missing_schemas() {
+                            eprintln!("warning: {line}");
+                        }
+                        let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serialises");
+                        text.push('\n');
+                        text
+                    }
                 };
                 print!("{table}");
                 ExitCode::SUCCESS

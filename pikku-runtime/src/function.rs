@@ -83,6 +83,10 @@ pub struct FunctionDef {
     pub output_type: &'static str,
     /// The field names the input reads, for the start-up check of route parameters.
     pub input_fields: fn() -> InputFields,
+    /// The input's schema, for the OpenAPI document.
+    pub input_doc: fn() -> crate::openapi::InputDoc,
+    /// The output's schema and kind, for the OpenAPI document.
+    pub output_doc: fn() -> crate::openapi::OutputDoc,
     /// The source file.
     pub file: &'static str,
     /// The source line.

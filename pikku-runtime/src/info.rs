@@ -434,6 +434,13 @@ list_notes
             unchecked_routes: Vec::new(),
             cors: cors.map(|options| Box::new(options.resolve().expect("valid options"))),
             server: Default::default(),
+            route_docs: Vec::new(),
+            api_info: crate::openapi::ApiInfo {
+                title: "t".into(),
+                version: "1".into(),
+                description: None,
+                servers: Vec::new(),
+            },
         }
     }
 
@@ -468,6 +475,8 @@ list_notes
             input_type: "()",
             output_type: "Vec < Project >",
             input_fields: crate::input::InputFields::of::<()>,
+            input_doc: || crate::openapi::InputDoc::Nothing,
+            output_doc: || crate::openapi::OutputDoc::NoContent,
             file: "src/projects.rs",
             line: 12,
             function_type: || std::any::TypeId::of::<()>(),

@@ -415,6 +415,15 @@ impl<Sv: 'static, S: 'static> SharedMiddleware<Sv, S> {
         }
     }
 
+    /// The security schemes of a strategy ([`AuthStrategy::openapi_schemes`](crate::AuthStrategy::openapi_schemes)),
+    /// or `None` for a middleware that is not one.
+    pub(crate) fn openapi_schemes(&self) -> Option<Vec<(String, crate::openapi::SecuritySchemeDoc)>> {
+        match self.0.kind() {
+            Kind::Strategy(strategy) => Some(strategy.openapi_schemes()),
+            Kind::Fn(_) | Kind::Handler(_) => None,
+        }
+    }
+
     /// The middleware's description.
     pub fn describe(&self) -> String {
         match self.0.kind() {

@@ -262,7 +262,31 @@ fn is_framing(name: &HeaderName) -> bool {
         || name == "proxy-connection"
 }
 
+/// A `Reply<T>` is described as its value: the status and headers are chosen per response (declare the
+/// statuses in `#[pikku_func(responses = [..])]`).
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Reply<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
 impl<T: FunctionOutput> FunctionOutput for Reply<T> {
+    fn output_doc(schema: Option<crate::openapi::SchemaFn>) -> crate::openapi::OutputDoc {
+        T::output_doc(schema)
+    }
+
     fn into_response(self) -> Result<Response, PikkuError> {
         if let Some(mistake) = self.mistake {
             return Err(PikkuError::internal(mistake));

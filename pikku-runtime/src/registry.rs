@@ -10,6 +10,7 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
+use bytes::Bytes;
 use http::{HeaderValue, Method};
 
 use crate::body::BodyRules;
@@ -17,6 +18,8 @@ use crate::cors::{CorsError, CorsPolicy};
 use crate::function::{FunctionDef, FunctionSlot};
 use crate::input::InputFields;
 use crate::middleware::{Endpoint, SharedMiddleware};
+use crate::openapi::routes::{DocumentEndpoint, RouteDoc, DOCUMENT_FUNCTION};
+use crate::openapi::{ApiInfo, InputDoc, OpenApiOptions};
 use crate::permission::{DataView, PermissionDef, SharedPermission};
 use crate::server::{ServerConfig, ServerInner};
 use crate::service::{DeclaredLayer, RouteRest};
@@ -129,6 +132,22 @@ pub enum StartupError {
         first: SourceLocation,
         /// The second call.
         second: SourceLocation,
+    },
+    /// `w.openapi(..)` is called more than once.
+    #[error("the OpenAPI document is served twice: {first} and {second}; an application has one `w.openapi(..)`, remove one")]
+    DuplicateOpenApi {
+        /// The first call.
+        first: SourceLocation,
+        /// The second call.
+        second: SourceLocation,
+    },
+    /// The routes cannot be described as a valid OpenAPI document (a method OpenAPI has no field for).
+    #[error("the OpenAPI document served by `w.openapi(..)` ({location}) cannot be built: {reason}")]
+    InvalidOpenApi {
+        /// The `w.openapi(..)` call.
+        location: SourceLocation,
+        /// Why.
+        reason: crate::openapi::OpenApiError,
     },
     /// The CORS configuration is invalid.
     #[error("the CORS configuration of `w.cors(..)` ({location}) is invalid: {reason}")]
@@ -287,6 +306,10 @@ pub struct Registry<Sv, S> {
     pub unchecked_routes: Vec<UncheckedRoute>,
     /// The CORS policy, when the wirings configure one (boxed: most applications have none).
     pub(crate) cors: Option<Box<CorsPolicy>>,
+    /// Every route but the document's own, for the OpenAPI document.
+    pub(crate) route_docs: Vec<RouteDoc>,
+    /// The document's title, version, description and servers.
+    pub(crate) api_info: ApiInfo,
 }
 
 impl<Sv, S> std::fmt::Debug for Registry<Sv, S> {
@@ -381,6 +404,15 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             }
         };
 
+        let api_info = api_info(&wiring_defs, wirings.openapi.first().map(|decl| &decl.options));
+        let document_route = match wirings.openapi.as_slice() {
+            [] => None,
+            [decl] => Some((decl.location, decl.options.path.clone())),
+            [first, second, ..] => {
+                return Err(StartupError::DuplicateOpenApi { first: first.location, second: second.location })
+            }
+        };
+
         let global_permissions: Arc<[SharedPermission<Sv, S>]> = wirings.permissions.iter().cloned().collect();
         let mut by_type: HashMap<TypeId, Installed<Sv, S>> = HashMap::with_capacity(functions_by_id.len());
         for (id, def) in &functions_by_id {
@@ -406,6 +438,34 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
                 },
             );
         }
+        // The document's route is an ordinary public route (middleware, CORS and layers apply), whose function
+        // answers the document built below.
+        let document_body = document_route.map(|(location, path)| {
+            let body = Arc::new(OnceLock::new());
+            let function = &DOCUMENT_FUNCTION;
+            by_type.insert(
+                (function.function_type)(),
+                Installed {
+                    def: function,
+                    id: Arc::from(function.explicit_id.unwrap_or(function.name)),
+                    endpoint: Arc::new(DocumentEndpoint { body: Arc::clone(&body) }),
+                    middleware: Vec::new(),
+                    views: Vec::new(),
+                },
+            );
+            wirings.routes.push(RouteDecl {
+                method: Method::GET,
+                template: path,
+                function_type: (function.function_type)(),
+                function_path: function.name,
+                named: None,
+                middleware: Vec::new(),
+                tags: Vec::new(),
+                location,
+            });
+            (location, body)
+        });
+        let mut route_docs = Vec::with_capacity(wirings.routes.len());
         let permission_names: HashMap<TypeId, &'static str> =
             inventory::iter::<PermissionDef>.into_iter().map(|p| ((p.permission_type)(), p.name)).collect();
 
@@ -480,6 +540,17 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             }
             chain.extend(route.middleware.iter().cloned());
             chain.extend(function.middleware.iter().cloned());
+            if !std::ptr::eq(function.def, &DOCUMENT_FUNCTION) {
+                let has_permissions = !function.def.permissions.is_empty() || !global_permissions.is_empty();
+                route_docs.push(RouteDoc::new(
+                    route.method.clone(),
+                    &route.template,
+                    Arc::clone(&function.id),
+                    function.def,
+                    &chain,
+                    has_permissions,
+                ));
+            }
 
             // Tower layers go outside everything else of the route, in declaration order: the route then runs
             // them in place of its chain and function, which they wrap.
@@ -541,7 +612,7 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             route_count
         );
 
-        Ok(Self {
+        let registry = Self {
             router,
             paths,
             server,
@@ -550,7 +621,51 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Registry<Sv, S
             global_permissions: global_permissions.iter().map(SharedPermission::name).collect(),
             unchecked_routes,
             cors,
-        })
+            route_docs,
+            api_info,
+        };
+        if let Some((location, body)) = document_body {
+            let document =
+                registry.openapi_document().map_err(|reason| StartupError::InvalidOpenApi { location, reason })?;
+            let bytes = serde_json::to_vec(&document).expect("a JSON value serialises");
+            body.set(Bytes::from(bytes)).expect("the document is built once");
+        }
+        Ok(registry)
+    }
+}
+
+impl<Sv, S> Registry<Sv, S> {
+    /// The application's OpenAPI 3.1 document: every route (but the one serving the document) with its
+    /// parameters, request body, responses and security, as [`Wirings::openapi`] serves it.
+    ///
+    /// # Errors
+    /// An [`OpenApiError`](crate::openapi::OpenApiError) when a route cannot be described (a method OpenAPI
+    /// has no field for, such as `CONNECT`).
+    pub fn openapi_document(&self) -> Result<serde_json::Value, crate::openapi::OpenApiError> {
+        crate::openapi::routes::document(&self.api_info, &self.route_docs)
+    }
+
+    /// One line per function whose input or output type has no JSON schema (`info openapi` prints them): the
+    /// document describes such a type as any JSON.
+    pub fn openapi_missing_schemas(&self) -> Vec<String> {
+        crate::openapi::routes::missing_schemas(&self.route_docs)
+    }
+}
+
+/// The document's title, version and description: the options', else those of the package whose wirings come
+/// first.
+fn api_info(wiring_defs: &[&'static WiringDef], options: Option<&OpenApiOptions>) -> ApiInfo {
+    let package = wiring_defs.first();
+    let title = options.and_then(|o| o.title.clone()).or_else(|| package.map(|w| w.package.to_owned()));
+    let version = options.and_then(|o| o.version.clone()).or_else(|| package.map(|w| w.package_version.to_owned()));
+    let description = options
+        .and_then(|o| o.description.clone())
+        .or_else(|| package.map(|w| w.package_description.to_owned()).filter(|d| !d.is_empty()));
+    ApiInfo {
+        title: title.unwrap_or_else(|| "API".to_owned()),
+        version: version.unwrap_or_else(|| "0.0.0".to_owned()),
+        description,
+        servers: options.map(|o| o.servers.clone()).unwrap_or_default(),
     }
 }
 
@@ -649,9 +764,33 @@ fn check_parameters<Sv, S>(
             continue;
         }
         if !input.is_known() {
-            return Ok(Some(unchecked(format!(
-                "the input `{input_type}` reads fields that cannot be listed without data"
-            ))));
+            // Serde's derive did not hand over the names (a `#[serde(flatten)]`); the input's JSON schema may
+            // list them.
+            let from_schema = match (function.def.input_doc)() {
+                InputDoc::Schema(schema) => crate::openapi::input_property_names(schema),
+                InputDoc::Nothing | InputDoc::Unknown => None,
+            };
+            let Some(names) = from_schema else {
+                return Ok(Some(unchecked(format!(
+                    "the input `{input_type}` reads fields that cannot be listed without data"
+                ))));
+            };
+            if names.iter().any(|name| name == parameter) {
+                continue;
+            }
+            let views_known = function.views.iter().all(|(_, view)| view.fields.is_known());
+            if views_known {
+                let listed: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+                return Err(StartupError::UnreadParameter {
+                    route: format!("{} {} ({})", route.method, route.template, route.location),
+                    parameter: parameter.to_owned(),
+                    function: function.id.to_string(),
+                    reason: format!(
+                        "the input `{input_type}` has no field `{parameter}` (its JSON schema lists {}); rename the parameter or add the field",
+                        listed.join(", ")
+                    ),
+                });
+            }
         }
         if let Some((permission, view)) = function.views.iter().find(|(_, view)| !view.fields.is_known()) {
             return Ok(Some(unchecked(format!(
@@ -816,6 +955,8 @@ mod tests {
             input_type: "()",
             output_type: "()",
             input_fields: InputFields::of::<()>,
+            input_doc: || crate::openapi::InputDoc::Nothing,
+            output_doc: || crate::openapi::OutputDoc::NoContent,
             file: "src/lib.rs",
             line: 1,
             function_type: || TypeId::of::<()>(),

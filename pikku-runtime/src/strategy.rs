@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use crate::context::SessionChange;
 use crate::error::PikkuError;
 use crate::middleware::{BoxFuture, Request, SharedMiddleware};
+use crate::openapi::SecuritySchemeDoc;
 use crate::response::Response;
 
 /// An answer now, or a future of it: how strategies, session stores and key lookups answer. Most answers
@@ -227,6 +228,15 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         String::new()
     }
 
+    /// How the OpenAPI document describes the credentials this strategy reads: one security scheme per way
+    /// of presenting one, each with the name the document gives it (`("bearerAuth", HttpBearer { .. })`; an
+    /// API key read from a header and from the query is two). Every route the strategy runs on and that
+    /// requires a session lists them as alternatives. By default none: the document then shows no way to
+    /// authenticate through this strategy.
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+        Vec::new()
+    }
+
     /// Reads this strategy's credential from the request. Called only while no earlier strategy has
     /// established a session. Answer with [`Step::Ready`] when no I/O is needed (the usual case); a
     /// [`Step::Wait`] future cannot borrow the request, so take from it what the wait needs first.
@@ -314,6 +324,7 @@ pub(crate) struct Found<'a, Sv, S> {
 pub(crate) trait DynStrategy<Sv, S>: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn describe(&self) -> String;
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)>;
     fn authenticate_dyn<'a>(
         &'a self,
         services: &'a Sv,
@@ -386,6 +397,10 @@ where
 
     fn describe(&self) -> String {
         AuthStrategy::describe(self)
+    }
+
+    fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+        AuthStrategy::openapi_schemes(self)
     }
 
     fn authenticate_dyn<'a>(

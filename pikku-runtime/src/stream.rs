@@ -16,6 +16,7 @@ use http_body::Frame;
 use serde::Serialize;
 
 use crate::error::PikkuError;
+use crate::openapi::{OutputDoc, SchemaFn};
 use crate::response::{Body, BoxError, Response};
 
 /// A streamed byte body: `200` with the given content type (by default `application/octet-stream`) and no
@@ -315,11 +316,27 @@ pub trait FunctionOutput: Send + 'static {
     /// # Errors
     /// 500 when a value cannot be serialised.
     fn into_response(self) -> Result<Response, PikkuError>;
+
+    /// How the OpenAPI document describes this output, given the type's JSON schema when it has one
+    /// ([`schema_fn_of!`](crate::schema_fn_of)). Generated code calls it.
+    #[doc(hidden)]
+    fn output_doc(schema: Option<SchemaFn>) -> OutputDoc
+    where
+        Self: Sized;
 }
 
 impl<T: Serialize + Send + 'static> FunctionOutput for T {
     fn into_response(self) -> Result<Response, PikkuError> {
         crate::response::output_response(&self)
+    }
+
+    fn output_doc(schema: Option<SchemaFn>) -> OutputDoc {
+        // As `output_response` answers: `()` is 204.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() {
+            OutputDoc::NoContent
+        } else {
+            OutputDoc::Json(schema)
+        }
     }
 }
 
@@ -327,11 +344,20 @@ impl FunctionOutput for ByteStream {
     fn into_response(self) -> Result<Response, PikkuError> {
         Ok(ByteStream::into_response(self))
     }
+
+    fn output_doc(_: Option<SchemaFn>) -> OutputDoc {
+        // The content type is chosen per response; the document can only promise bytes.
+        OutputDoc::Bytes { content_type: "application/octet-stream".into() }
+    }
 }
 
 impl FunctionOutput for EventStream {
     fn into_response(self) -> Result<Response, PikkuError> {
         Ok(EventStream::into_response(self))
+    }
+
+    fn output_doc(_: Option<SchemaFn>) -> OutputDoc {
+        OutputDoc::EventStream
     }
 }
 

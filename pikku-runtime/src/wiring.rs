@@ -11,6 +11,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::cors::CorsOptions;
+use crate::openapi::OpenApiOptions;
 
 use tower::{Layer, Service};
 
@@ -31,6 +32,12 @@ pub struct WiringDef {
     pub line: u32,
     /// Runs the wiring function against a `Wirings` of the application's types.
     pub register: fn(&mut dyn Any) -> Result<(), TypeMismatch>,
+    /// `CARGO_PKG_NAME` of the crate the wiring is in: the OpenAPI document's default title.
+    pub package: &'static str,
+    /// `CARGO_PKG_VERSION` of that crate: the document's default version.
+    pub package_version: &'static str,
+    /// `CARGO_PKG_DESCRIPTION` of that crate (empty when unset): the document's default description.
+    pub package_description: &'static str,
 }
 
 inventory::collect!(WiringDef);
@@ -78,6 +85,11 @@ pub(crate) enum Named {
 pub(crate) struct MiddlewareDecl<Sv, S> {
     pub(crate) pattern: String,
     pub(crate) middleware: Vec<SharedMiddleware<Sv, S>>,
+}
+
+pub(crate) struct OpenApiDecl {
+    pub(crate) options: OpenApiOptions,
+    pub(crate) location: SourceLocation,
 }
 
 pub(crate) struct CorsDecl {
@@ -147,6 +159,8 @@ pub struct Wirings<Sv, S> {
     pub(crate) permissions: Vec<SharedPermission<Sv, S>>,
     /// Every `w.cors(..)` call: start-up refuses more than one.
     pub(crate) cors: Vec<CorsDecl>,
+    /// Every `w.openapi(..)` call: start-up refuses more than one.
+    pub(crate) openapi: Vec<OpenApiDecl>,
     pub(crate) layers: Vec<LayerDecl>,
     /// How a route's layers are put around the rest of it, once there are any (see `service::route_layers`).
     pub(crate) route_layers: Option<RouteLayersFn<Sv, S>>,
@@ -172,6 +186,7 @@ impl<Sv, S> Default for Wirings<Sv, S> {
             tags: Vec::new(),
             permissions: Vec::new(),
             cors: Vec::new(),
+            openapi: Vec::new(),
             layers: Vec::new(),
             route_layers: None,
         }
@@ -317,6 +332,15 @@ impl<Sv: 'static, S: 'static> Wirings<Sv, S> {
     #[track_caller]
     pub fn cors(&mut self, options: CorsOptions) {
         self.cors.push(CorsDecl { options, location: Location::caller().into() });
+    }
+
+    /// Serves the application's OpenAPI 3.1 document at `options`' path, publicly: every route with its
+    /// parameters, body, responses and the security its strategies give it (see
+    /// [`OpenApiOptions`](crate::openapi::OpenApiOptions)). One call per application; a second one refuses to
+    /// start. `info openapi` prints the same document, with or without this call.
+    #[track_caller]
+    pub fn openapi(&mut self, options: OpenApiOptions) {
+        self.openapi.push(OpenApiDecl { options, location: Location::caller().into() });
     }
 }
 

@@ -1,13 +1,16 @@
 //! The demo's functions: plain async functions, each marked `#[pikku_func]`.
 
 use pikku::prelude::*;
+// The types derive `JsonSchema` for the OpenAPI document (`GET /openapi.json`); the derive finds the crate
+// through this `use`.
+use pikku::{schemars, JsonSchema};
 use serde::{Deserialize, Serialize};
 
 use crate::notes::Note;
 use crate::{Services, UserSession, BEARER_TOKEN_LIFETIME, COOKIE_LIFETIME};
 
 /// `GET /health` output.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Health {
     ok: bool,
 }
@@ -23,21 +26,21 @@ pub async fn health(
 }
 
 /// `POST /login` input.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Credentials {
     email: String,
     password: String,
 }
 
 /// `POST /login` output: a bearer token (the session cookie is set alongside).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct LoginResult {
     token: String,
 }
 
 /// Checks the credentials, starts a session (the cookie strategy writes it) and returns a bearer token.
 /// Failures are throttled per email and per client address (429 with `Retry-After`).
-#[pikku_func(auth = false, description = "Log in with email and password", tags = ["public"])]
+#[pikku_func(auth = false, description = "Log in with email and password", tags = ["public"], responses = [429])]
 pub async fn login(
     services: &Services,
     data: Credentials,
@@ -63,7 +66,7 @@ pub async fn login(
 }
 
 /// `GET /me` and `GET /admin` output.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     user_id: String,
@@ -112,10 +115,11 @@ pub async fn admin_dashboard(
 pub const MAX_NOTE_CHARS: usize = 2000;
 
 /// `POST /users/:userId/notes` input: `userId` from the path, `text` from the body.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewNote {
     user_id: String,
+    #[schemars(length(min = 1, max = 2000))]
     text: String,
 }
 
@@ -138,15 +142,16 @@ pub const DEFAULT_NOTES_LIMIT: u32 = 50;
 pub const MAX_NOTES_LIMIT: u32 = 500;
 
 /// `GET /users/:userId/notes?limit=N` input.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListNotes {
     user_id: String,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<u32>,
 }
 
 /// `GET /users/:userId/notes` output.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NoteList {
     user_id: String,

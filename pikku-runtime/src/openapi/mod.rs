@@ -52,6 +52,7 @@ use schemars::{Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 pub mod probe;
+pub(crate) mod routes;
 mod schemas;
 
 #[cfg(test)]
@@ -93,6 +94,68 @@ impl InputDoc {
     #[must_use]
     pub fn from_schema_fn(schema: Option<SchemaFn>) -> Self {
         schema.map_or(Self::Unknown, Self::Schema)
+    }
+}
+
+/// Where an application serves its OpenAPI document, and what the document says about the API:
+/// `w.openapi(OpenApiOptions::at("/openapi.json"))` in a wiring. The route is public (`GET`, no session
+/// needed; the global and pattern middleware still run, CORS applies) and answers the document built once at
+/// start-up. The title, version and description default to the application's Cargo package (`name`,
+/// `version`, `description` of the crate whose wirings declare the routes).
+#[derive(Debug, Clone)]
+pub struct OpenApiOptions {
+    pub(crate) path: String,
+    pub(crate) title: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) servers: Vec<String>,
+}
+
+impl OpenApiOptions {
+    /// Serves the document at `path` (`/openapi.json`).
+    pub fn at(path: impl Into<String>) -> Self {
+        Self { path: path.into(), title: None, version: None, description: None, servers: Vec::new() }
+    }
+
+    /// The API's title, instead of the package name.
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// The API's version, instead of the package version.
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The API's description (CommonMark), instead of the package description.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// A server URL the API is reached at (`https://api.example.com`); may be given more than once. Without
+    /// any, clients resolve paths against the URL they fetched the document from.
+    #[must_use]
+    pub fn server(mut self, url: impl Into<String>) -> Self {
+        self.servers.push(url.into());
+        self
+    }
+}
+
+/// The description of a function's input type `I`: [`InputDoc::Nothing`] for `()` (a function that reads
+/// nothing from the request), else what [`schema_fn_of!`](crate::schema_fn_of) found. Generated code calls it.
+#[doc(hidden)]
+#[must_use]
+pub fn input_doc<I: 'static>(schema: Option<SchemaFn>) -> InputDoc {
+    if std::any::TypeId::of::<I>() == std::any::TypeId::of::<()>() {
+        InputDoc::Nothing
+    } else {
+        InputDoc::from_schema_fn(schema)
     }
 }
 
@@ -531,6 +594,21 @@ fn object_shape<'a>(schema: &'a Value, components: &'a Map<String, Value>) -> Op
         .map(|names| names.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     Some(ObjectShape { properties, required, additional_properties: resolved.get("additionalProperties") })
+}
+
+/// The names an input's JSON schema says it reads, when the schema lists them all: a plain object whose
+/// properties are every key it accepts (no `additionalProperties` other than `false`, nothing composed).
+/// `None` when its keys cannot be listed (a map, a flattened map, an enum). The start-up check of route
+/// parameters uses it for inputs whose names serde's derive does not hand over (a `#[serde(flatten)]`).
+pub(crate) fn input_property_names(schema: SchemaFn) -> Option<Vec<String>> {
+    let mut generator = schemas::generator(false);
+    let top = serde_json::to_value(schema(&mut generator)).ok()?;
+    let components: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    let shape = object_shape(&top, &components)?;
+    if shape.additional_properties.is_some_and(|additional| additional != &Value::Bool(false)) {
+        return None;
+    }
+    Some(shape.properties.keys().cloned().collect())
 }
 
 /// The schema object behind any `$ref`s to components at the top of `schema`.

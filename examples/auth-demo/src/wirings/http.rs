@@ -1,3 +1,4 @@
+use pikku::openapi::OpenApiOptions;
 use pikku::prelude::*;
 
 use crate::functions::{add_note, admin_dashboard, get_profile, health, list_notes, login, logout, logout_everywhere};
@@ -13,4 +14,6 @@ fn routes(w: &mut Wirings<Services, UserSession>) {
     w.get("/admin", admin_dashboard);
     w.post("/users/:userId/notes", add_note);
     w.get("/users/:userId/notes", list_notes);
+    // The OpenAPI document of every route above, public; `auth-demo info openapi` prints the same.
+    w.openapi(OpenApiOptions::at("/openapi.json"));
 }
