@@ -309,3 +309,20 @@ fn a_request_in_flight_finishes_after_sigterm() {
     let status = wait_bounded(&mut server.child, WAIT).expect("exits after the request");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn info_openapi_prints_the_document_the_server_serves_at_openapi_json() {
+    let (status, stdout, stderr) = run(&["info", "openapi"], None);
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "every type of the demo has a schema: {stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("info openapi prints JSON");
+
+    let server = Server::start();
+    let served = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { server.get("/openapi.json").send().await });
+    assert_eq!(served.status(), 200, "public: no credential needed");
+    assert_eq!(served.json_value(), printed);
+}
