@@ -250,7 +250,10 @@ fn responses_are_the_output_the_declared_statuses_and_the_pipeline_s_errors() {
         assert!(schema["$ref"].as_str().is_some_and(|r| r.ends_with("/Item")), "{status}: {schema}");
     }
     for status in ["401", "409", "422", "default"] {
-        assert_eq!(create["responses"][status]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
+        assert_eq!(
+            create["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
     }
     assert_eq!(
         document["components"]["schemas"]["Error"]["required"],

@@ -484,9 +484,10 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> App<Sv, S> {
                         for line in registry.openapi_missing_schemas() {
                             eprintln!("warning: {line}");
                         }
-                        let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serialises");
-                        text.push('\n');
-                        text
+                        match serde_json::to_string_pretty(&document) {
+                            Ok(text) => text + "\n",
+                            Err(e) => return fail(&format!("the OpenAPI document cannot be printed: {e}")),
+                        }
                     }
                 };
                 print!("{table}");

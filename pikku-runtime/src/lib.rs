@@ -85,9 +85,8 @@ pub mod __private {
     pub use crate::input::{InputError, InputFields, MergedInput};
     pub use crate::middleware::{BoxFuture, HttpMiddleware};
     pub use crate::openapi::probe::{FallbackProbe, JsonSchemaProbe, Probe};
-    pub use crate::openapi::{input_doc, InputDoc, OutputDoc};
+    pub use crate::openapi::{input_doc, output_doc, InputDoc, OutputDoc};
     pub use crate::permission::{DataView, Permission, PermissionDef};
-    pub use crate::stream::FunctionOutput;
     pub use crate::wiring::{register, WiringDef};
     pub use inventory;
     pub use serde;

@@ -159,6 +159,14 @@ pub fn input_doc<I: 'static>(schema: Option<SchemaFn>) -> InputDoc {
     }
 }
 
+/// The description of function `F`'s output, given its type's JSON schema when it has one. Generated code
+/// calls it.
+#[doc(hidden)]
+#[must_use]
+pub fn output_doc<F: crate::function::PikkuFunction>(schema: Option<SchemaFn>) -> OutputDoc {
+    <F::Output as crate::stream::FunctionOutput>::output_doc(schema)
+}
+
 /// What an operation answers on success.
 #[derive(Debug, Clone)]
 pub enum OutputDoc {
