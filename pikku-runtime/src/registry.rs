@@ -1,6 +1,7 @@
 //! The registry: functions and wirings resolved once at start-up into a router, a fixed middleware chain
-//! per route and the CORS policy. It refuses to start, naming both places, on duplicate function ids, two
-//! routes with the same method and template, or CORS configured twice; and, naming the wiring line, on a
+//! per route, the CORS policy and what the OpenAPI document needs of each route. It refuses to start, naming
+//! both places, on duplicate function ids, two routes with the same method and template, or CORS or the
+//! OpenAPI document configured twice; and, naming the wiring line, on a
 //! route that names something that is not a `#[pikku_func]` (with the advice its kind needs), a route
 //! parameter that neither the function's input nor a permission's view reads, a permission's view that
 //! names a route's parameter differently, an invalid CORS configuration, and an application whose wirings

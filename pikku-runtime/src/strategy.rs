@@ -164,6 +164,7 @@ impl<S, St> Authenticated<S, St> {
 /// use std::collections::HashMap;
 /// use base64::{engine::general_purpose::STANDARD, Engine};
 /// use pikku_runtime::{header, strategy, AuthStrategy, Authenticated, HeaderMap, Method, SharedMiddleware, PikkuError, Request, Step};
+/// use pikku_runtime::openapi::SecuritySchemeDoc;
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct Session { user: String }
@@ -176,6 +177,11 @@ impl<S, St> Authenticated<S, St> {
 ///     type State = ();
 ///
 ///     fn name(&self) -> &str { "auth_basic" }
+///
+///     // How the OpenAPI document shows the credential (any Security Scheme Object).
+///     fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
+///         vec![("basicAuth".into(), SecuritySchemeDoc::Raw(serde_json::json!({"type": "http", "scheme": "basic"})))]
+///     }
 ///
 ///     fn authenticate<'a>(
 ///         &'a self,
