@@ -204,9 +204,9 @@ impl<Sv: Send + Sync + 'static, S: Clone + Send + Sync + 'static> Server<Sv, S> 
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting and lets
     /// requests in flight finish within the configured grace period. Each connection speaks HTTP/1.1 or
-    /// HTTP/2 (TLS with ALPN when [`ServerConfig::tls`] is set; in clear, a client with prior knowledge
-    /// of HTTP/2 is told apart by its first bytes). The layers of [`App::layer`](crate::App::layer), if any,
-    /// wrap every request (docs/tower.md).
+    /// HTTP/2: TLS with ALPN when `ServerConfig::tls` is set (feature `tls`); in clear, a client with prior
+    /// knowledge of HTTP/2 is told apart by its first bytes. The layers of [`App::layer`](crate::App::layer),
+    /// if any, wrap every request (docs/tower.md).
     ///
     /// # Errors
     /// Never fails after start; accept errors are logged (at most once a second) and retried after a
