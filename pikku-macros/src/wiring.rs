@@ -40,9 +40,10 @@ fn generate(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 name: #id,
                 #location
                 register: |target| ::pikku::__private::register(target, #name),
-                package: ::core::env!("CARGO_PKG_NAME"),
-                package_version: ::core::env!("CARGO_PKG_VERSION"),
-                package_description: ::core::env!("CARGO_PKG_DESCRIPTION"),
+                // `option_env!`: a build without Cargo (Bazel, Buck) sets none of these, and still compiles.
+                package: match ::core::option_env!("CARGO_PKG_NAME") { ::core::option::Option::Some(v) => v, ::core::option::Option::None => "" },
+                package_version: match ::core::option_env!("CARGO_PKG_VERSION") { ::core::option::Option::Some(v) => v, ::core::option::Option::None => "" },
+                package_description: match ::core::option_env!("CARGO_PKG_DESCRIPTION") { ::core::option::Option::Some(v) => v, ::core::option::Option::None => "" },
             }
         }
     })

@@ -657,11 +657,11 @@ impl<Sv, S> Registry<Sv, S> {
 /// first.
 fn api_info(wiring_defs: &[&'static WiringDef], options: Option<&OpenApiOptions>) -> ApiInfo {
     let package = wiring_defs.first();
-    let title = options.and_then(|o| o.title.clone()).or_else(|| package.map(|w| w.package.to_owned()));
-    let version = options.and_then(|o| o.version.clone()).or_else(|| package.map(|w| w.package_version.to_owned()));
-    let description = options
-        .and_then(|o| o.description.clone())
-        .or_else(|| package.map(|w| w.package_description.to_owned()).filter(|d| !d.is_empty()));
+    let named = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    let title = options.and_then(|o| o.title.clone()).or_else(|| package.and_then(|w| named(w.package)));
+    let version = options.and_then(|o| o.version.clone()).or_else(|| package.and_then(|w| named(w.package_version)));
+    let description =
+        options.and_then(|o| o.description.clone()).or_else(|| package.and_then(|w| named(w.package_description)));
     ApiInfo {
         title: title.unwrap_or_else(|| "API".to_owned()),
         version: version.unwrap_or_else(|| "0.0.0".to_owned()),

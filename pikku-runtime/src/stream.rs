@@ -318,11 +318,14 @@ pub trait FunctionOutput: Send + 'static {
     fn into_response(self) -> Result<Response, PikkuError>;
 
     /// How the OpenAPI document describes this output, given the type's JSON schema when it has one
-    /// ([`schema_fn_of!`](crate::schema_fn_of)). Generated code calls it.
+    /// ([`schema_fn_of!`](crate::schema_fn_of)). Generated code calls it. By default, JSON.
     #[doc(hidden)]
     fn output_doc(schema: Option<SchemaFn>) -> OutputDoc
     where
-        Self: Sized;
+        Self: Sized,
+    {
+        OutputDoc::Json(schema)
+    }
 }
 
 impl<T: Serialize + Send + 'static> FunctionOutput for T {

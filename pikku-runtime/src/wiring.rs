@@ -32,9 +32,10 @@ pub struct WiringDef {
     pub line: u32,
     /// Runs the wiring function against a `Wirings` of the application's types.
     pub register: fn(&mut dyn Any) -> Result<(), TypeMismatch>,
-    /// `CARGO_PKG_NAME` of the crate the wiring is in: the OpenAPI document's default title.
+    /// `CARGO_PKG_NAME` of the crate the wiring is in (empty without Cargo): the OpenAPI document's default
+    /// title.
     pub package: &'static str,
-    /// `CARGO_PKG_VERSION` of that crate: the document's default version.
+    /// `CARGO_PKG_VERSION` of that crate (empty without Cargo): the document's default version.
     pub package_version: &'static str,
     /// `CARGO_PKG_DESCRIPTION` of that crate (empty when unset): the document's default description.
     pub package_description: &'static str,
