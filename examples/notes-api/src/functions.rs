@@ -2,6 +2,8 @@
 
 use pikku::header::{ETAG, IF_MATCH, IF_NONE_MATCH};
 use pikku::prelude::*;
+// For the OpenAPI document (`GET /openapi.json`): the derive finds the crate through this `use`.
+use pikku::{schemars, JsonSchema};
 use serde::Deserialize;
 
 use crate::store::{Note, Refused};
@@ -12,26 +14,26 @@ use crate::{Services, Session};
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
 /// Input of `create_note`: the JSON body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct NewNote {
     pub text: String,
 }
 
 /// Input of `get_note` and `delete_note`: the path's `:id`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct NoteId {
     pub id: u64,
 }
 
 /// Input of `update_note`: the path's `:id` and the JSON body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct NoteEdit {
     pub id: u64,
     pub text: String,
 }
 
 /// Adds a note: `201 Created`, `Location: /notes/<id>` and the note's `ETag`.
-#[pikku_func(description = "Create a note", tags = ["notes"])]
+#[pikku_func(description = "Create a note", tags = ["notes"], responses = [201])]
 pub async fn create_note(
     services: &Services,
     data: NewNote,
@@ -50,7 +52,7 @@ pub async fn list_notes(services: &Services, _data: (), ctx: &Context<Session>) 
 }
 
 /// One note with its `ETag`; `304 Not Modified`, without a body, when `If-None-Match` names its version.
-#[pikku_func(description = "Read a note", tags = ["notes"])]
+#[pikku_func(description = "Read a note", tags = ["notes"], responses = [304, 404])]
 pub async fn get_note(services: &Services, data: NoteId, ctx: &Context<Session>) -> Result<Reply<Note>, PikkuError> {
     let note = services.notes.get(tenant_of(ctx)?, data.id).ok_or_else(not_found)?;
     let etag = note.etag();
@@ -61,7 +63,7 @@ pub async fn get_note(services: &Services, data: NoteId, ctx: &Context<Session>)
 
 /// Replaces a note's text, only if the client read its current version: `If-Match` with the `ETag` it
 /// got (`428` without one, `412` when the note has changed since).
-#[pikku_func(description = "Edit a note (If-Match required)", tags = ["notes"])]
+#[pikku_func(description = "Edit a note (If-Match required)", tags = ["notes"], responses = [404, 412, 428])]
 pub async fn update_note(
     services: &Services,
     data: NoteEdit,
@@ -92,7 +94,7 @@ pub async fn update_note(
 }
 
 /// Removes a note: `204`.
-#[pikku_func(description = "Delete a note", tags = ["notes"])]
+#[pikku_func(description = "Delete a note", tags = ["notes"], responses = [404])]
 pub async fn delete_note(services: &Services, data: NoteId, ctx: &Context<Session>) -> Result<(), PikkuError> {
     if services.notes.delete(tenant_of(ctx)?, data.id) {
         Ok(())

@@ -9,7 +9,10 @@
 //! * API keys are looked up in the services (`ApiKeyLookup` gets `&Services`), where a database pool would
 //!   be; the keys come from `NOTES_API_KEYS`, and without them the server refuses to start;
 //! * a command of its own beside `serve` and `info` ([`App::run_with_cli`](pikku::App::run_with_cli)):
-//!   `notes-api check-keys` checks the keys and lists who holds one, never a key.
+//!   `notes-api check-keys` checks the keys and lists who holds one, never a key;
+//! * `GET /openapi.json` (public) and `notes-api info openapi`: the OpenAPI document, where
+//!   `#[pikku_func(responses = [..])]` declares what each function answers besides 200 (201, 304, 404, 412,
+//!   428).
 //!
 //! ```sh
 //! NOTES_API_KEYS='dev-key-1=ada' cargo run -p notes-api &

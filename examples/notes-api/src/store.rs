@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use pikku::{schemars, JsonSchema};
 use serde::Serialize;
 
 use crate::Tenant;
 
 /// A note. Its `version` starts at 1 and grows with every change; it is the note's `ETag`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     pub id: u64,

@@ -1,6 +1,7 @@
 //! How the functions are reached: API keys and the tenant on every route, then the routes.
 
 use pikku::auth::{auth_api_key, ApiKeyLookup, ApiKeyOptions, ApiKeySource, Step};
+use pikku::openapi::OpenApiOptions;
 use pikku::prelude::*;
 
 use crate::functions::{create_note, delete_note, get_note, list_notes, update_note};
@@ -20,13 +21,18 @@ impl ApiKeyLookup<Services, Session> for KeysInServices {
 
 #[pikku_wiring]
 fn http(w: &mut Wirings<Services, Session>) {
-    w.add_http_middleware(
-        "*",
-        [auth_api_key(ApiKeyOptions::new(ApiKeySource::Header).lookup(KeysInServices)), resolve_tenant],
-    );
+    // The key and the tenant on the notes' routes; `/openapi.json` needs neither.
+    for pattern in ["/notes", "/notes/*"] {
+        w.add_http_middleware(
+            pattern,
+            [auth_api_key(ApiKeyOptions::new(ApiKeySource::Header).lookup(KeysInServices)), resolve_tenant],
+        );
+    }
     w.post("/notes", create_note);
     w.get("/notes", list_notes);
     w.get("/notes/:id", get_note);
     w.put("/notes/:id", update_note);
     w.delete("/notes/:id", delete_note);
+    // The OpenAPI document: `responses = [..]` on the functions declares their 201, 304, 404, 412 and 428.
+    w.openapi(OpenApiOptions::at("/openapi.json"));
 }

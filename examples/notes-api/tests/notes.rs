@@ -166,3 +166,25 @@ fn the_server_refuses_to_start_without_api_keys() {
     assert!(stderr.contains("error: NOTES_API_KEYS: item 1 is not `key=user`"), "{stderr}");
     assert!(!stderr.contains("secret-but-no-user"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_declares_what_each_function_answers() {
+    let client = client();
+    let response = client.get("/openapi.json").send().await;
+    response.assert_status(200);
+    let document = response.json_value();
+    let create = &document["paths"]["/notes"]["post"];
+    assert_eq!(create["security"], json!([{"apiKeyHeader": []}]));
+    assert_eq!(
+        create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Note"
+    );
+    let update = &document["paths"]["/notes/{id}"]["put"];
+    for status in ["200", "404", "412", "428"] {
+        assert!(update["responses"].get(status).is_some(), "{status} in {update:#}");
+    }
+    assert!(document["paths"]["/notes/{id}"]["get"]["responses"]["304"]["content"].is_null(), "a 304 has no body");
+
+    let registry = app().registry().expect("the application starts");
+    assert_eq!(registry.openapi_missing_schemas(), Vec::<String>::new(), "every type derives JsonSchema");
+}
