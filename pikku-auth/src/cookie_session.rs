@@ -364,6 +364,15 @@ where
         vec![("cookieAuth".to_owned(), scheme)]
     }
 
+    fn openapi_statuses(&self, method: &pikku_runtime::Method) -> Vec<u16> {
+        // 403: the CSRF check of a cookie-authenticated unsafe request.
+        if self.csrf.applies_to(method) {
+            vec![401, 403]
+        } else {
+            vec![401]
+        }
+    }
+
     fn authenticate<'a>(
         &'a self,
         services: &'a Sv,

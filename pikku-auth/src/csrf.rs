@@ -74,6 +74,11 @@ impl CsrfOptions {
     ///
     /// # Errors
     /// 403 `ForbiddenError`.
+    /// Whether requests of `method` are checked (and so may be refused with 403).
+    pub(crate) fn applies_to(&self, method: &Method) -> bool {
+        self.enabled && !is_safe(method)
+    }
+
     pub(crate) fn check(
         &self,
         method: &Method,
@@ -81,7 +86,7 @@ impl CsrfOptions {
         uri_authority: Option<&str>,
         origin_listed_by_cors: bool,
     ) -> Result<(), PikkuError> {
-        if !self.enabled || is_safe(method) {
+        if !self.applies_to(method) {
             return Ok(());
         }
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(uri_authority);

@@ -415,11 +415,15 @@ impl<Sv: 'static, S: 'static> SharedMiddleware<Sv, S> {
         }
     }
 
-    /// The security schemes of a strategy ([`AuthStrategy::openapi_schemes`](crate::AuthStrategy::openapi_schemes)),
+    /// What a strategy tells the OpenAPI document about a route of `method` (its
+    /// [schemes](crate::AuthStrategy::openapi_schemes) and [statuses](crate::AuthStrategy::openapi_statuses)),
     /// or `None` for a middleware that is not one.
-    pub(crate) fn openapi_schemes(&self) -> Option<Vec<(String, crate::openapi::SecuritySchemeDoc)>> {
+    pub(crate) fn openapi_strategy(&self, method: &Method) -> Option<crate::openapi::routes::StrategyDoc> {
         match self.0.kind() {
-            Kind::Strategy(strategy) => Some(strategy.openapi_schemes()),
+            Kind::Strategy(strategy) => Some(crate::openapi::routes::StrategyDoc {
+                schemes: strategy.openapi_schemes(),
+                statuses: strategy.openapi_statuses(method),
+            }),
             Kind::Fn(_) | Kind::Handler(_) => None,
         }
     }

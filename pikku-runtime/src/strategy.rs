@@ -243,6 +243,14 @@ pub trait AuthStrategy<Sv, S>: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The statuses this strategy may refuse a request with on a route of `method`, which the OpenAPI
+    /// document declares for every route it runs on. By default 401: a credential of its kind that is not
+    /// valid (a 503 from a session store that cannot be reached is the document's `default` response).
+    fn openapi_statuses(&self, method: &http::Method) -> Vec<u16> {
+        let _ = method;
+        vec![401]
+    }
+
     /// Reads this strategy's credential from the request. Called only while no earlier strategy has
     /// established a session. Answer with [`Step::Ready`] when no I/O is needed (the usual case); a
     /// [`Step::Wait`] future cannot borrow the request, so take from it what the wait needs first.
@@ -331,6 +339,7 @@ pub(crate) trait DynStrategy<Sv, S>: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn describe(&self) -> String;
     fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)>;
+    fn openapi_statuses(&self, method: &http::Method) -> Vec<u16>;
     fn authenticate_dyn<'a>(
         &'a self,
         services: &'a Sv,
@@ -407,6 +416,10 @@ where
 
     fn openapi_schemes(&self) -> Vec<(String, SecuritySchemeDoc)> {
         AuthStrategy::openapi_schemes(self)
+    }
+
+    fn openapi_statuses(&self, method: &http::Method) -> Vec<u16> {
+        AuthStrategy::openapi_statuses(self, method)
     }
 
     fn authenticate_dyn<'a>(

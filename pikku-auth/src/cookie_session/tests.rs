@@ -419,6 +419,20 @@ fn describe_lists_the_configuration_and_no_secret() {
 }
 
 #[test]
+fn the_openapi_document_declares_the_csrf_403_only_where_the_check_runs() {
+    use pikku_runtime::Method;
+    let statuses = |options: CookieOptions, method: Method| {
+        let strategy = CookieStrategy::<TestSession>::new(options);
+        AuthStrategy::<TestServices, TestSession>::openapi_statuses(&strategy, &method)
+    };
+    let options = || CookieOptions::new("session", THIRTY_DAYS);
+    assert_eq!(statuses(options(), Method::POST), [401, 403]);
+    assert_eq!(statuses(options(), Method::DELETE), [401, 403]);
+    assert_eq!(statuses(options(), Method::GET), [401], "a safe method is never checked");
+    assert_eq!(statuses(options().csrf(CsrfOptions::disabled()), Method::POST), [401], "the check is off");
+}
+
+#[test]
 #[should_panic(expected = "SameSite=None requires Secure")]
 fn same_site_none_without_secure_is_refused_at_construction() {
     let _ = CookieStrategy::<TestSession>::new(

@@ -8,14 +8,19 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method};
 use serde_json::Value;
 
-use super::{
-    build_document, ApiInfo, ApiKeyLocation, InputDoc, OpenApiError, OperationDoc, OutputDoc, SecuritySchemeDoc,
-};
+use super::{build_document, ApiInfo, InputDoc, OpenApiError, OperationDoc, OutputDoc, SecuritySchemeDoc};
 use crate::body::method_has_body;
 use crate::function::FunctionDef;
 use crate::input::InputFields;
 use crate::middleware::{BoxFuture, Endpoint, Reply, Request, SharedMiddleware};
 use crate::response::{Body, Response};
+
+/// What one strategy on a route's chain tells the document.
+pub(crate) struct StrategyDoc {
+    pub(crate) schemes: Vec<(String, SecuritySchemeDoc)>,
+    /// What it may refuse a request to this route with (a bad credential's 401, the cookie's CSRF 403).
+    pub(crate) statuses: Vec<u16>,
+}
 
 /// What the document needs of one route, taken while the registry resolves it.
 pub(crate) struct RouteDoc {
@@ -25,8 +30,8 @@ pub(crate) struct RouteDoc {
     def: &'static FunctionDef,
     /// The schemes of every strategy on the route's chain, in chain order.
     schemes: Vec<(String, SecuritySchemeDoc)>,
-    /// A strategy runs on the route, so a bad credential is a 401 even where no session is required.
-    has_strategy: bool,
+    /// The statuses the strategies on the chain may refuse a request with, even where no session is required.
+    strategy_statuses: BTreeSet<u16>,
     has_permissions: bool,
 }
 
@@ -39,35 +44,23 @@ impl RouteDoc {
         chain: &[SharedMiddleware<Sv, S>],
         has_permissions: bool,
     ) -> Self {
-        let strategies: Vec<Vec<(String, SecuritySchemeDoc)>> =
-            chain.iter().filter_map(SharedMiddleware::openapi_schemes).collect();
-        Self {
-            method,
-            template: template.to_owned(),
-            function_id,
-            def,
-            has_strategy: !strategies.is_empty(),
-            schemes: strategies.into_iter().flatten().collect(),
-            has_permissions,
+        let mut schemes = Vec::new();
+        let mut strategy_statuses = BTreeSet::new();
+        for strategy in chain.iter().filter_map(|middleware| middleware.openapi_strategy(&method)) {
+            schemes.extend(strategy.schemes);
+            strategy_statuses.extend(strategy.statuses);
         }
-    }
-
-    fn reads_a_cookie(&self) -> bool {
-        self.schemes
-            .iter()
-            .any(|(_, scheme)| matches!(scheme, SecuritySchemeDoc::ApiKey { location: ApiKeyLocation::Cookie, .. }))
+        Self { method, template: template.to_owned(), function_id, def, schemes, strategy_statuses, has_permissions }
     }
 
     /// The error statuses the pipeline (and the function, by its `responses = [..]`) can answer on this route.
     /// Anything else (a 500, a 503 from a session store, a 504 from a timeout layer) is the `default` response.
     fn error_statuses(&self, input: &InputDoc) -> Vec<u16> {
-        let mut statuses = BTreeSet::new();
-        if self.def.auth || self.has_strategy {
+        let mut statuses = self.strategy_statuses.clone();
+        if self.def.auth {
             statuses.insert(401);
         }
-        let unsafe_method = !matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if self.has_permissions || (self.reads_a_cookie() && unsafe_method) {
-            // Permissions deny; the cookie strategy's CSRF check refuses cross-site unsafe requests.
+        if self.has_permissions {
             statuses.insert(403);
         }
         if method_has_body(&self.method) {
@@ -211,6 +204,7 @@ impl<Sv: Send + Sync + 'static, S: Send + 'static> Endpoint<Sv, S> for DocumentE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::ApiKeyLocation;
 
     #[test]
     fn the_description_option_is_the_summary_else_the_first_paragraph_of_the_doc_comment() {
